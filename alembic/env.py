@@ -1,0 +1,157 @@
+"""Alembic environment for pypi_web.
+
+Where the database is:
+  * a connection handed in through ``config.attributes["connection"]`` (tests,
+    the app's own tools); the caller owns its transaction;
+  * otherwise ``-x db_url=...`` or ``config.attributes["db_url"]``;
+  * otherwise ``sqlalchemy.url`` of the app's ini file: ``-x ini=FILE``, else
+    the PYPI_WEB_INI environment variable, else development.ini.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from logging.config import fileConfig
+from pathlib import Path
+
+from alembic import context
+from sqlalchemy import text
+
+import pypi_web.models  # noqa: F401  (registers every model on the metadata)
+from pypi_web.migrations import DEFAULT_APP_INI, INI_ENV_VAR, migration_engine
+from pypi_web.models.meta import Base
+
+config = context.config
+log = logging.getLogger("alembic.env")
+
+# Tests configure logging themselves; fileConfig would disable their loggers.
+if config.config_file_name is not None and "connection" not in config.attributes:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+x_args = context.get_x_argument(as_dictionary=True)
+
+
+def app_settings() -> dict[str, str]:
+    from pyramid.paster import get_appsettings
+
+    ini = x_args.get("ini") or config.attributes.get("app_ini") or os.environ.get(INI_ENV_VAR)
+    ini_path = Path(ini) if ini else DEFAULT_APP_INI
+    if not ini_path.exists():
+        raise SystemExit(f"alembic: the app configuration {ini_path} does not exist")
+    return dict(get_appsettings(str(ini_path)))
+
+
+def database_url() -> str:
+    url = x_args.get("db_url") or config.attributes.get("db_url")
+    if url:
+        return url
+    return app_settings()["sqlalchemy.url"]
+
+
+def render_item(type_, obj, autogen_context):
+    """Render the app's UTCDateTime as a plain DateTime(timezone=True).
+
+    Migrations must not import app code that may later change or move.
+    """
+    from pypi_web.models.meta import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def process_revision_directives(ctx, revision, directives):
+    # `alembic revision --autogenerate` with nothing to do writes no file.
+    if getattr(config.cmd_opts, "autogenerate", False):
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []
+            log.info("No changes in schema detected; no revision written.")
+
+
+COMMON_OPTIONS = dict(
+    target_metadata=target_metadata,
+    render_as_batch=True,
+    compare_type=True,
+    compare_server_default=True,
+    render_item=render_item,
+    process_revision_directives=process_revision_directives,
+)
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        transaction_per_migration=True,
+        **COMMON_OPTIONS,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _configure_and_run(connection) -> None:
+    context.configure(
+        connection=connection,
+        transaction_per_migration=True,
+        # SQLite DDL is transactional once the engine stops pysqlite's
+        # implicit commits (see pypi_web.migrations.migration_engine).
+        transactional_ddl=True,
+        **COMMON_OPTIONS,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _postgres_settings() -> tuple[str, str]:
+    try:
+        settings = app_settings()
+    except SystemExit:
+        settings = {}
+    return (
+        settings.get("migrations.lock_timeout", "4s"),
+        settings.get("migrations.statement_timeout", "5min"),
+    )
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure_and_run(connection)
+        return
+
+    engine = migration_engine(database_url())
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            lock_timeout, statement_timeout = _postgres_settings()
+            # Fail fast instead of queueing behind a long transaction and
+            # blocking every request behind us; serialise concurrent deploys.
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :v, false)"), {"v": lock_timeout}
+            )
+            connection.execute(
+                text("SELECT set_config('statement_timeout', :v, false)"), {"v": statement_timeout}
+            )
+            log.info("Waiting for the migration advisory lock...")
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('pypi_web.alembic'))"))
+            # End the autobegun transaction (session settings and the lock
+            # survive it) so Alembic manages its own per-migration transactions.
+            connection.commit()
+            try:
+                _configure_and_run(connection)
+            finally:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext('pypi_web.alembic'))"))
+                connection.commit()
+        else:
+            _configure_and_run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

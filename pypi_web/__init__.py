@@ -1,0 +1,13 @@
+"""pypi_web: a package index web site in the style of pypi.org."""
+
+from pyramid.config import Configurator
+
+
+def main(global_config, **settings):
+    """Build the WSGI application (paste.app_factory)."""
+    with Configurator(settings=settings) as config:
+        config.include("pyramid_chameleon")
+        config.include(".models")
+        config.include(".site")
+        config.scan(ignore=[".migrations", ".importer"])
+    return config.make_wsgi_app()

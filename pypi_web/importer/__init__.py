@@ -1,0 +1,1 @@
+"""Importing real package data: PyPI JSON API documents and installed distributions."""

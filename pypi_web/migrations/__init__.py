@@ -1,0 +1,90 @@
+"""Running Alembic from the app, its tools and its tests.
+
+The project's ``alembic.ini`` and ``alembic/`` live at the top of the
+repository; these helpers build an Alembic ``Config`` for them and an engine
+that makes SQLite migrations as atomic as Postgres ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+DEFAULT_APP_INI = PROJECT_ROOT / "development.ini"
+# Names the app's ini file for a plain `alembic upgrade head` (staging, production).
+INI_ENV_VAR = "PYPI_WEB_INI"
+
+
+def alembic_config(
+    connection: Connection | None = None,
+    *,
+    app_ini: str | os.PathLike | None = None,
+    db_url: str | None = None,
+) -> Config:
+    """An Alembic Config for this project.
+
+    With ``connection`` env.py migrates that connection (the caller owns its
+    transaction); otherwise it reads the database URL from ``db_url`` or the
+    app's ini file.
+    """
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    if app_ini is not None:
+        cfg.attributes["app_ini"] = str(app_ini)
+    if db_url is not None:
+        cfg.attributes["db_url"] = db_url
+    return cfg
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The single head revision of the code; several heads is an error."""
+    heads = script_directory().get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"expected exactly one Alembic head, found {len(heads)}: {heads}")
+    return heads[0]
+
+
+def _sqlite_transactional_ddl(engine: Engine) -> None:
+    """Let SQLite DDL run inside a transaction.
+
+    Python's sqlite3 module commits implicitly before DDL, so a migration that
+    failed half-way would leave a half-migrated schema. Taking over BEGIN
+    ourselves makes every statement, DDL included, part of the transaction.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # Batch mode copies and drops tables; foreign keys must not fire
+        # while it does (and the pragma is a no-op inside a transaction).
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migration_engine(url: str) -> Engine:
+    """An engine suited to running migrations on ``url``."""
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        _sqlite_transactional_ddl(engine)
+    return engine

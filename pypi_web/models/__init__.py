@@ -1,0 +1,92 @@
+"""Models, engine and the request-scoped session.
+
+Every model module is imported here so that ``Base.metadata`` is complete
+whenever this package is imported (Alembic's env.py relies on that; a test
+checks no module is left out).
+"""
+
+from __future__ import annotations
+
+import transaction
+import zope.sqlalchemy
+from sqlalchemy import engine_from_config, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+
+from .accounts import MAINTAINER, OWNER, ApiToken, Role, User
+from .classifiers import Classifier, package_classifiers
+from .meta import Base, utcnow
+from .packaging import JournalEntry, Package, Release, ReleaseFile
+
+__all__ = [
+    "MAINTAINER",
+    "OWNER",
+    "ApiToken",
+    "Base",
+    "Classifier",
+    "JournalEntry",
+    "Package",
+    "Release",
+    "ReleaseFile",
+    "Role",
+    "User",
+    "get_engine",
+    "get_session_factory",
+    "get_tm_session",
+    "package_classifiers",
+    "utcnow",
+]
+
+configure_mappers()
+
+
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    # SQLite leaves foreign keys off unless every connection asks for them.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
+    engine = engine_from_config(settings, prefix)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def get_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(
+    session_factory: sessionmaker[Session],
+    transaction_manager: transaction.TransactionManager,
+    request=None,
+) -> Session:
+    """A session joined to the transaction manager: pyramid_tm commits or aborts it."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def includeme(config):
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+
+    # Tests hand in an engine of their own.
+    engine = settings.get("dbengine") or get_engine(settings)
+    config.registry["dbengine"] = engine
+    session_factory = get_session_factory(engine)
+    config.registry["dbsession_factory"] = session_factory
+
+    def dbsession(request):
+        # Tests may inject a session bound to their own transaction.
+        session = request.environ.get("app.dbsession")
+        if session is None:
+            session = get_tm_session(session_factory, request.tm, request=request)
+        return session
+
+    config.add_request_method(dbsession, reify=True)

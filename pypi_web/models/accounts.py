@@ -1,0 +1,97 @@
+"""Users, their roles on packages, and API tokens."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .meta import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from .packaging import Package
+
+OWNER = "Owner"
+MAINTAINER = "Maintainer"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique case-insensitively: stored as typed, compared on the lower-cased form.
+    username: Mapped[str] = mapped_column(String(50))
+    username_lower: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # An Argon2 hash; NULL for an account that cannot log in with a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    is_superuser: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    last_login: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[Role]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    api_tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class Role(Base):
+    """A user's role on a package: Owner or Maintainer."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), index=True
+    )
+    role_name: Mapped[str] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    package: Mapped[Package] = relationship(back_populates="roles")
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "package_id", name="uq_roles_user_id_package_id"),
+        CheckConstraint(f"role_name IN ('{OWNER}', '{MAINTAINER}')", name="valid_role_name"),
+    )
+
+
+class ApiToken(Base):
+    """An upload token; only a hash of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Set when the token may upload to this one package only.
+    package_id: Mapped[int | None] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(100))
+    # sha256 of the secret: tokens carry 256 bits of randomness, so a slow
+    # password hash would add nothing but latency to every upload.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    last_used: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="api_tokens")
+    package: Mapped[Package | None] = relationship()

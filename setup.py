@@ -1,0 +1,64 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+requires = [
+    "alembic>=1.17.1",
+    "argon2-cffi>=23.1",
+    "packaging>=24",
+    "plaster_pastedeploy>=1.0",
+    "psycopg[binary]>=3.1",
+    "pyramid>=2.0",
+    "pyramid_chameleon>=0.3",
+    "pyramid_retry>=2.1",
+    "pyramid_tm>=2.5",
+    "readme_renderer[md]>=43",
+    "SQLAlchemy>=2.0.30",
+    "tqdm>=4.66",
+    "transaction>=4.0",
+    "waitress>=3.0",
+    "zope.sqlalchemy>=3.1",
+]
+
+dev_requires = [
+    "pyramid_debugtoolbar>=4.12",
+]
+
+tests_require = [
+    "build>=1.2",
+    "hypothesis>=6.100",
+    "pytest>=8",
+    "ruff>=0.6",
+    "twine>=5",
+    "WebTest>=3.0",
+]
+
+setup(
+    name="pypi_web",
+    version="0.1.0",
+    description="A package index web site in the style of pypi.org",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Pyramid",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Application",
+    ],
+    python_requires=">=3.11",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=requires,
+    extras_require={
+        "dev": dev_requires,
+        "testing": dev_requires + tests_require,
+    },
+    entry_points={
+        "paste.app_factory": ["main = pypi_web:main"],
+        "console_scripts": [
+            "pypi-web-import = pypi_web.importer.cli:main",
+        ],
+    },
+)

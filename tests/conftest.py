@@ -1,0 +1,253 @@
+"""Shared fixtures: every database test runs on SQLite and on Postgres.
+
+Each test session creates a database of its own per backend (an SQLite file,
+a fresh Postgres database), builds its schema with ``alembic upgrade head``
+and drops it at the end. Outside CI an unreachable Postgres skips the
+Postgres half with the reason; with CI=true it fails the run.
+
+Tests that only read share a database holding the top-100 PyPI data; each
+runs inside a transaction that is rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import transaction
+import webtest
+from alembic import command
+from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy.engine import Engine
+
+from pypi_web import main
+from pypi_web.migrations import alembic_config, migration_engine
+from pypi_web.models import get_engine, get_session_factory, get_tm_session
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ("sqlite", "postgresql")
+# The server where each test session creates (and drops) its Postgres databases.
+POSTGRES_URL = os.environ.get(
+    "PYPI_WEB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TOP100_DIR = Path(
+    os.environ.get(
+        "PYPI_WEB_TOP100_DIR",
+        Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pypi-top-100",
+    )
+)
+
+
+def skip_or_fail(reason: str):
+    """Skip outside CI; in CI a missing prerequisite is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+_postgres_error: list[str | None] = []
+
+
+def postgres_unreachable() -> str | None:
+    """Why Postgres cannot be used, or None when it can (checked once)."""
+    if not _postgres_error:
+        try:
+            engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _postgres_error.append(None)
+        except Exception as exc:  # any failure to connect means "unreachable"
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            _postgres_error.append(f"PostgreSQL at {POSTGRES_URL} is unreachable: {first_line}")
+    return _postgres_error[0]
+
+
+class DatabaseFactory:
+    """Creates empty databases on one backend and drops them all at the end."""
+
+    def __init__(self, backend: str, directory: Path):
+        self.backend = backend
+        self.directory = directory
+        self.created: list[str] = []
+
+    def create(self, label: str = "db") -> str:
+        name = f"pypi_web_test_{label}_{uuid.uuid4().hex[:10]}"
+        if self.backend == "sqlite":
+            url = f"sqlite:///{self.directory / (name + '.sqlite')}"
+        else:
+            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        self.created.append(url)
+        return url
+
+    def drop_all(self) -> None:
+        if self.backend != "postgresql":
+            return
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for url in self.created:
+                name = make_url(url).database
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """``alembic upgrade`` on ``url`` through the project's own env.py."""
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), revision)
+        connection.commit()
+    engine.dispose()
+
+
+def import_top100(engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from pypi_web.importer.pypi_json import PypiJsonImporter, json_documents
+
+    with Session(engine) as session:
+        report = PypiJsonImporter(session).import_paths(json_documents(TOP100_DIR))
+        assert not report.errors, report.errors
+        session.commit()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    if request.param == "postgresql":
+        reason = postgres_unreachable()
+        if reason:
+            skip_or_fail(reason)
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def top100_dir() -> Path:
+    if not TOP100_DIR.is_dir():
+        skip_or_fail(f"the top-100 PyPI documents are not at {TOP100_DIR}")
+    return TOP100_DIR
+
+
+@pytest.fixture(scope="session")
+def database_factory(backend, tmp_path_factory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture
+def empty_database_url(database_factory) -> str:
+    """A new, empty database (no tables at all) for this test alone."""
+    return database_factory.create("empty")
+
+
+@pytest.fixture
+def migrated_database_url(database_factory) -> str:
+    """A new database at the head revision, with no rows, for this test alone."""
+    url = database_factory.create("fresh")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def dbengine(database_factory, top100_dir) -> Iterator[Engine]:
+    """The session's shared database: schema at head, top-100 data imported."""
+    url = database_factory.create("shared")
+    upgrade(url)
+    engine = get_engine({"sqlalchemy.url": url})
+    import_top100(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_settings(tmp_path_factory) -> dict[str, str]:
+    return {
+        "files.storage_dir": str(tmp_path_factory.mktemp("files")),
+        "pyramid.reload_templates": "false",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(dbengine, app_settings):
+    return main({}, dbengine=dbengine, **app_settings)
+
+
+@pytest.fixture
+def tm() -> Iterator[transaction.TransactionManager]:
+    manager = transaction.TransactionManager(explicit=True)
+    manager.begin()
+    manager.doom()
+    yield manager
+    manager.abort()
+
+
+@pytest.fixture
+def dbsession(app, tm):
+    """A session whose changes are rolled back after the test."""
+    return get_tm_session(app.registry["dbsession_factory"], tm)
+
+
+@pytest.fixture
+def testapp(app, tm, dbsession) -> webtest.TestApp:
+    """The app, every request sharing the test's rolled-back transaction."""
+    return webtest.TestApp(
+        app,
+        extra_environ={
+            "HTTP_HOST": "localhost",
+            "tm.active": True,
+            "tm.manager": tm,
+            "app.dbsession": dbsession,
+        },
+    )
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(dbengine):
+    """``with count_queries() as counter: ...`` records the SQL statements issued."""
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            counter.statements.append(statement)
+
+        event.listen(dbengine, "before_cursor_execute", record)
+        try:
+            yield counter
+        finally:
+            event.remove(dbengine, "before_cursor_execute", record)
+
+    return counting
+
+
+@pytest.fixture
+def session_factory_for():
+    """Build a plain session factory for a database URL (for tests that commit)."""
+    engines: list[Engine] = []
+
+    def make(url: str):
+        engine = get_engine({"sqlalchemy.url": url})
+        engines.append(engine)
+        return get_session_factory(engine)
+
+    yield make
+    for engine in engines:
+        engine.dispose()
