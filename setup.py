@@ -59,6 +59,9 @@ setup(
         "paste.app_factory": ["main = pypi_web:main"],
         "console_scripts": [
             "pypi-web-import = pypi_web.importer.cli:main",
+            "pypi-web-db = pypi_web.migrations.cli:main",
+            "pypi-web-user = pypi_web.accounts.cli:main",
+            "pypi-web-generate = pypi_web.importer.synthetic:main",
         ],
     },
 )

@@ -1,0 +1,5 @@
+"""Users: registration, login, sessions, API tokens."""
+
+
+def includeme(config):
+    pass

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from .accounts import MAINTAINER, OWNER, ApiToken, Role, User
 from .classifiers import Classifier, package_classifiers
+from .events import AuditEvent
 from .meta import Base, utcnow
 from .packaging import JournalEntry, Package, Release, ReleaseFile
 
@@ -22,6 +23,7 @@ __all__ = [
     "MAINTAINER",
     "OWNER",
     "ApiToken",
+    "AuditEvent",
     "Base",
     "Classifier",
     "JournalEntry",

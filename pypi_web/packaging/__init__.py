@@ -1,0 +1,5 @@
+"""Projects and releases: their pages and the queries behind them."""
+
+
+def includeme(config):
+    pass

@@ -1,0 +1,54 @@
+"""Recording and counting audit events (see models.events.AuditEvent)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pypi_web.models import AuditEvent, User, utcnow
+
+
+def record(
+    dbsession: Session,
+    tag: str,
+    *,
+    user: User | None = None,
+    username: str | None = None,
+    package_name: str | None = None,
+    ip_address: str | None = None,
+    additional: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        tag=tag,
+        user_id=user.id if user is not None else None,
+        username=(username or (user.username if user is not None else None) or None),
+        package_name=package_name,
+        ip_address=ip_address,
+        additional=additional,
+    )
+    if event.username is not None:
+        event.username = event.username[:50].lower()
+    dbsession.add(event)
+    return event
+
+
+def count_recent(
+    dbsession: Session,
+    tag: str,
+    within: datetime.timedelta,
+    *,
+    username: str | None = None,
+    ip_address: str | None = None,
+) -> int:
+    """How many ``tag`` events for this username or address happened lately."""
+    query = select(func.count(AuditEvent.id)).where(
+        AuditEvent.tag == tag, AuditEvent.created >= utcnow() - within
+    )
+    if username is not None:
+        query = query.where(AuditEvent.username == username[:50].lower())
+    if ip_address is not None:
+        query = query.where(AuditEvent.ip_address == ip_address)
+    return dbsession.scalar(query) or 0

@@ -1,0 +1,5 @@
+"""PyPI's legacy APIs: the upload endpoint twine posts to, and the JSON API."""
+
+
+def includeme(config):
+    pass

@@ -1,0 +1,5 @@
+"""Project management by owners: yanking releases, maintainers."""
+
+
+def includeme(config):
+    pass

@@ -1,0 +1,5 @@
+"""Search and browsing by classifier."""
+
+
+def includeme(config):
+    pass
