@@ -36,7 +36,7 @@ def run(*args: str | Path) -> None:
 
 
 def ensure_venv(extra: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may be run by an older python3)
         sys.exit(f"dev.py: pypi_web needs Python 3.11 or newer, this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV.name}/")
