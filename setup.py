@@ -17,6 +17,7 @@ requires = [
     "readme_renderer[md]>=43",
     "SQLAlchemy>=2.0.30",
     "tqdm>=4.66",
+    "trove-classifiers>=2024.1",
     "transaction>=4.0",
     "waitress>=3.0",
     "zope.sqlalchemy>=3.1",
@@ -29,9 +30,13 @@ dev_requires = [
 tests_require = [
     "build>=1.2",
     "hypothesis>=6.100",
+    # Browser tests drive the system's Chromium (apt: chromium); no browser download.
+    "playwright>=1.45",
     "pytest>=8",
     "ruff>=0.6",
     "twine>=5",
+    # The real-client tests build a wheel offline (python -m build --no-isolation).
+    "wheel>=0.40",
     "WebTest>=3.0",
 ]
 

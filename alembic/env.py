@@ -6,6 +6,13 @@ Where the database is:
   * otherwise ``-x db_url=...`` or ``config.attributes["db_url"]``;
   * otherwise ``sqlalchemy.url`` of the app's ini file: ``-x ini=FILE``, else
     the PYPI_WEB_INI environment variable, else development.ini.
+
+Each revision runs in its own transaction (SQLite included, see
+migration_engine), so a failing revision leaves the previous one in place.
+On Postgres a run holds an advisory lock (concurrent deploys queue) and uses
+the app settings ``migrations.lock_timeout`` (default 4s) and
+``migrations.statement_timeout`` (default 5min). Every run records the
+revision graph in alembic_version_lineage (pypi_web.migrations.lineage).
 """
 
 from __future__ import annotations
@@ -19,8 +26,12 @@ from alembic import context
 from sqlalchemy import text
 
 import pypi_web.models  # noqa: F401  (registers every model on the metadata)
+from pypi_web.config import ConfigError, read_app_settings
+from pypi_web.config import database_url as config_database_url
 from pypi_web.migrations import DEFAULT_APP_INI, INI_ENV_VAR, migration_engine
+from pypi_web.migrations.lineage import BOOKKEEPING_TABLES, on_version_apply
 from pypi_web.models.meta import Base
+from pypi_web.models.search import SEARCH_SCHEMA_NAMES
 
 config = context.config
 log = logging.getLogger("alembic.env")
@@ -33,21 +44,26 @@ target_metadata = Base.metadata
 x_args = context.get_x_argument(as_dictionary=True)
 
 
-def app_settings() -> dict[str, str]:
-    from pyramid.paster import get_appsettings
-
+def app_ini() -> str:
     ini = x_args.get("ini") or config.attributes.get("app_ini") or os.environ.get(INI_ENV_VAR)
-    ini_path = Path(ini) if ini else DEFAULT_APP_INI
-    if not ini_path.exists():
-        raise SystemExit(f"alembic: the app configuration {ini_path} does not exist")
-    return dict(get_appsettings(str(ini_path)))
+    return str(Path(ini) if ini else DEFAULT_APP_INI)
+
+
+def app_settings() -> dict[str, str]:
+    try:
+        return read_app_settings(app_ini())
+    except ConfigError as exc:
+        raise SystemExit(f"alembic: {exc}") from exc
 
 
 def database_url() -> str:
     url = x_args.get("db_url") or config.attributes.get("db_url")
     if url:
         return url
-    return app_settings()["sqlalchemy.url"]
+    try:
+        return config_database_url(app_settings(), app_ini())
+    except ConfigError as exc:
+        raise SystemExit(f"alembic: {exc}") from exc
 
 
 def render_item(type_, obj, autogen_context):
@@ -71,6 +87,15 @@ def process_revision_directives(ctx, revision, directives):
             log.info("No changes in schema detected; no revision written.")
 
 
+def include_name(name, type_, parent_names):
+    # The lineage table is Alembic bookkeeping like alembic_version, not a model.
+    if type_ == "table" and name in BOOKKEEPING_TABLES:
+        return False
+    # The full-text search objects (FTS5 table and its shadow tables, the GIN
+    # expression index) are made by a hand-written revision: see models/search.py.
+    return name not in SEARCH_SCHEMA_NAMES
+
+
 COMMON_OPTIONS = dict(
     target_metadata=target_metadata,
     render_as_batch=True,
@@ -78,6 +103,10 @@ COMMON_OPTIONS = dict(
     compare_server_default=True,
     render_item=render_item,
     process_revision_directives=process_revision_directives,
+    include_name=include_name,
+    # Records the revision graph in the database (pypi_web.migrations.lineage),
+    # so code that was rolled back can tell "ahead" from "unknown".
+    on_version_apply=on_version_apply,
 )
 
 
@@ -127,16 +156,19 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             lock_timeout, statement_timeout = _postgres_settings()
-            # Fail fast instead of queueing behind a long transaction and
-            # blocking every request behind us; serialise concurrent deploys.
+            # Serialise concurrent deploys: a second host waits here for as long
+            # as the first one migrates (taken before lock_timeout applies, which
+            # would otherwise make it give up).
+            log.info("Waiting for the migration advisory lock...")
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('pypi_web.alembic'))"))
+            # Then fail fast instead of queueing behind a long transaction and
+            # blocking every request behind us.
             connection.execute(
                 text("SELECT set_config('lock_timeout', :v, false)"), {"v": lock_timeout}
             )
             connection.execute(
                 text("SELECT set_config('statement_timeout', :v, false)"), {"v": statement_timeout}
             )
-            log.info("Waiting for the migration advisory lock...")
-            connection.execute(text("SELECT pg_advisory_lock(hashtext('pypi_web.alembic'))"))
             # End the autobegun transaction (session settings and the lock
             # survive it) so Alembic manages its own per-migration transactions.
             connection.commit()

@@ -2,12 +2,26 @@
 
 from pyramid.config import Configurator
 
+from .config import apply_environment, database_url
+from .migrations.guard import check_schema_at_startup
+
 
 def main(global_config, **settings):
     """Build the WSGI application (paste.app_factory)."""
+    # Per-environment values and secrets may come from the environment (pypi_web.config).
+    settings = apply_environment(settings)
+    if not settings.get("dbengine"):
+        database_url(settings, global_config.get("__file__") or "the app settings")
     with Configurator(settings=settings) as config:
         config.include("pyramid_chameleon")
         config.include(".models")
+        # Refuse to serve on a schema the code does not match (pypi_web.migrations.guard).
+        check_schema_at_startup(
+            config.registry["dbengine"], config.get_settings(), global_config.get("__file__")
+        )
+        config.include(".migrations")
+        # Security headers, input sanity and CSRF first: they apply to every route.
+        config.include(".security")
         config.include(".site")
         config.include(".packaging")
         config.include(".search")

@@ -172,6 +172,7 @@ def app_settings(tmp_path_factory) -> dict[str, str]:
     return {
         "files.storage_dir": str(tmp_path_factory.mktemp("files")),
         "pyramid.reload_templates": "false",
+        "session.secret": "test-only-session-secret-0123456789abcdef",
     }
 
 
@@ -251,3 +252,37 @@ def session_factory_for():
     yield make
     for engine in engines:
         engine.dispose()
+
+
+# ---- accounts (engineer E) ----
+
+ACCOUNT_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(dbsession):
+    """``make_user("alice", password=..., **User columns)`` -> User, rolled back with the test.
+
+    The default password is ``ACCOUNT_PASSWORD``; the email is ``<username>@example.org``.
+    """
+    from pypi_web.accounts import services
+
+    def make(username: str, password: str = ACCOUNT_PASSWORD, **kwargs):
+        kwargs.setdefault("email", f"{username.lower()}@example.org")
+        return services.create_user(dbsession, username, password, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def second_browser(app, tm, dbsession) -> webtest.TestApp:
+    """A second client with its own cookies, in the same rolled-back transaction as ``testapp``."""
+    return webtest.TestApp(
+        app,
+        extra_environ={
+            "HTTP_HOST": "localhost",
+            "tm.active": True,
+            "tm.manager": tm,
+            "app.dbsession": dbsession,
+        },
+    )

@@ -287,33 +287,42 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_release_files_sha256_digest"))
         batch_op.drop_index(batch_op.f("ix_release_files_release_id"))
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("release_files")
     with op.batch_alter_table("roles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_roles_package_id"))
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("roles")
     with op.batch_alter_table("releases", schema=None) as batch_op:
         batch_op.drop_index("ix_releases_package_id_sort_order")
         batch_op.drop_index("ix_releases_created")
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("releases")
     with op.batch_alter_table("package_classifiers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_package_classifiers_classifier_id"))
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("package_classifiers")
     with op.batch_alter_table("journals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_journals_submitted_by_id"))
         batch_op.drop_index("ix_journals_package_name_id")
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("journals")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
         batch_op.drop_index(batch_op.f("ix_api_tokens_package_id"))
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("api_tokens")
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("users")
     with op.batch_alter_table("packages", schema=None) as batch_op:
         batch_op.drop_index("ix_packages_created")
 
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("packages")
+    # migration-lint: allow drop_table -- below the baseline there is no schema at all
     op.drop_table("classifiers")

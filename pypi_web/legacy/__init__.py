@@ -2,4 +2,5 @@
 
 
 def includeme(config):
-    pass
+    config.include(".json_api")
+    config.add_route("upload", "/legacy/")

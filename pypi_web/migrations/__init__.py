@@ -22,20 +22,25 @@ DEFAULT_APP_INI = PROJECT_ROOT / "development.ini"
 INI_ENV_VAR = "PYPI_WEB_INI"
 
 
+SCRIPT_LOCATION = PROJECT_ROOT / "alembic"
+
+
 def alembic_config(
     connection: Connection | None = None,
     *,
     app_ini: str | os.PathLike | None = None,
     db_url: str | None = None,
+    script_location: str | os.PathLike | None = None,
 ) -> Config:
     """An Alembic Config for this project.
 
     With ``connection`` env.py migrates that connection (the caller owns its
     transaction); otherwise it reads the database URL from ``db_url`` or the
-    app's ini file.
+    app's ini file. ``script_location`` points at another copy of the
+    migration environment (tests use one holding an extra revision).
     """
     cfg = Config(str(ALEMBIC_INI))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    cfg.set_main_option("script_location", str(script_location or SCRIPT_LOCATION))
     if connection is not None:
         cfg.attributes["connection"] = connection
     if app_ini is not None:
@@ -45,13 +50,21 @@ def alembic_config(
     return cfg
 
 
-def script_directory() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+_script_directories: dict[str, ScriptDirectory] = {}
 
 
-def head_revision() -> str:
+def script_directory(script_location: str | os.PathLike | None = None) -> ScriptDirectory:
+    """The revisions the code knows (parsed once per location and process)."""
+    key = str(script_location or SCRIPT_LOCATION)
+    if key not in _script_directories:
+        cfg = alembic_config(script_location=key)
+        _script_directories[key] = ScriptDirectory.from_config(cfg)
+    return _script_directories[key]
+
+
+def head_revision(script_location: str | os.PathLike | None = None) -> str:
     """The single head revision of the code; several heads is an error."""
-    heads = script_directory().get_heads()
+    heads = script_directory(script_location).get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"expected exactly one Alembic head, found {len(heads)}: {heads}")
     return heads[0]
@@ -88,3 +101,11 @@ def migration_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         _sqlite_transactional_ddl(engine)
     return engine
+
+
+def includeme(config):
+    """The /_status/schema endpoint; the start-up guard is called by main()."""
+    from .views import schema_status_view
+
+    config.add_route("schema_status", "/_status/schema")
+    config.add_view(schema_status_view, route_name="schema_status", renderer="json")

@@ -18,10 +18,12 @@ from .classifiers import Classifier, package_classifiers
 from .events import AuditEvent
 from .meta import Base, utcnow
 from .packaging import JournalEntry, Package, Release, ReleaseFile
+from .search import SEARCH_SCHEMA_NAMES
 
 __all__ = [
     "MAINTAINER",
     "OWNER",
+    "SEARCH_SCHEMA_NAMES",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -36,24 +38,44 @@ __all__ = [
     "get_session_factory",
     "get_tm_session",
     "package_classifiers",
+    "use_explicit_sqlite_transactions",
     "utcnow",
 ]
 
 configure_mappers()
 
 
-def _sqlite_on_connect(dbapi_connection, connection_record):
-    # SQLite leaves foreign keys off unless every connection asks for them.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def use_explicit_sqlite_transactions(
+    engine: Engine, *, begin: str = "BEGIN", foreign_keys: bool = True
+) -> None:
+    """Make SQLite transactions behave as they do on Postgres.
+
+    Python's sqlite3 module begins a transaction only before the first
+    INSERT/UPDATE and commits on its own before DDL, so a SAVEPOINT would open
+    (and its RELEASE commit) a transaction of its own, and DDL could not be
+    rolled back. Taking BEGIN over makes every statement part of the
+    transaction SQLAlchemy thinks it is in.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # SQLite leaves foreign keys off unless every connection asks (and the
+        # pragma is ignored inside a transaction, hence here).
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql(begin)
 
 
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_on_connect)
+        use_explicit_sqlite_transactions(engine)
     return engine
 
 

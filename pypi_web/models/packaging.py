@@ -54,6 +54,9 @@ class Package(Base):
     created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
     # Grows with every change to the project (PyPI's last_serial); drives ETags.
     last_serial: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The newest upload time among the package's files (else its newest
+    # release's creation, else its own); "recently updated" listings sort by it.
+    last_updated: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
     releases: Mapped[list[Release]] = relationship(
         back_populates="package",
@@ -68,7 +71,10 @@ class Package(Base):
         secondary="package_classifiers", back_populates="packages", order_by="Classifier.classifier"
     )
 
-    __table_args__ = (Index("ix_packages_created", "created"),)
+    __table_args__ = (
+        Index("ix_packages_created", "created"),
+        Index("ix_packages_last_updated", "last_updated"),
+    )
 
     def __repr__(self) -> str:
         return f"<Package {self.normalized_name}>"

@@ -2,4 +2,5 @@
 
 
 def includeme(config):
-    pass
+    config.add_route("project", "/project/{name}/")
+    config.add_route("release", "/project/{name}/{version}/")

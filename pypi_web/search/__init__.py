@@ -1,5 +1,5 @@
-"""Search and browsing by classifier."""
+"""Search: /search/?q=<words>&c=<classifier>&page=<n> (classifier browsing links here)."""
 
 
 def includeme(config):
-    pass
+    config.add_route("search", "/search/")

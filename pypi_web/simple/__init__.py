@@ -1,5 +1,9 @@
-"""The simple repository API pip reads (PEP 503, 691, 658, 700, 592)."""
+"""The simple repository API pip reads (PEP 503, 691, 658, 700, 592), and file downloads."""
 
 
 def includeme(config):
-    pass
+    # Uploaded files: the storage (pypi_web.files) and their download URLs.
+    config.include("pypi_web.files")
+    config.add_route("simple_index", "/simple/")
+    config.add_route("simple_detail", "/simple/{name}/")
+    config.add_route("file", "/files/*subpath")

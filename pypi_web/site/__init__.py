@@ -1,6 +1,19 @@
-"""The site's own pages: home, about, errors."""
+"""The site's own pages: home, about, classifier browsing, errors; template helpers."""
+
+from pyramid.events import BeforeRender
+
+from . import helpers
+
+
+def add_template_helpers(event: BeforeRender) -> None:
+    # Formatting helpers every template may use as ``h.short_date(...)`` etc.
+    event.setdefault("h", helpers)
 
 
 def includeme(config):
     config.add_static_view("static", "pypi_web:static", cache_max_age=3600)
     config.add_route("home", "/")
+    config.add_route("about", "/about/")
+    config.add_route("classifiers", "/classifiers/")
+    config.add_route("favicon", "/favicon.ico")
+    config.add_subscriber(add_template_helpers, BeforeRender)

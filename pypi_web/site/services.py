@@ -1,10 +1,18 @@
-from sqlalchemy import func, select
+"""Site-wide queries: the home page's counts and classifier browsing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from pypi_web.models import Package, Release, ReleaseFile, User
+from pypi_web.models import Classifier, Package, Release, ReleaseFile, User, package_classifiers
+
+# The classifier trees the browse page lists (the issue asks for these two).
+BROWSE_TOP_LEVELS = ("License", "Programming Language")
 
 
 def site_stats(dbsession: Session) -> dict[str, int]:
+    """Counts of packages, releases, files and users, in one statement."""
     counts = dbsession.execute(
         select(
             select(func.count()).select_from(Package).scalar_subquery(),
@@ -14,3 +22,38 @@ def site_stats(dbsession: Session) -> dict[str, int]:
         )
     ).one()
     return dict(zip(("packages", "releases", "files", "users"), counts, strict=True))
+
+
+def _prefix_range(top_level: str):
+    # "X ::" <= classifier < "X :;" selects exactly the classifiers under X
+    # (";" follows ":" in ASCII) and, unlike LIKE 'X ::%', is an index range
+    # scan on the unique classifier index on both backends and any collation.
+    return (Classifier.classifier >= f"{top_level} ::") & (
+        Classifier.classifier < f"{top_level} :;"
+    )
+
+
+def classifier_counts(
+    dbsession: Session, top_levels: tuple[str, ...] = BROWSE_TOP_LEVELS
+) -> dict[str, list[tuple[str, int]]]:
+    """For each top level, its classifiers in order with the number of packages using them.
+
+    One statement: a UNION ALL of one index range per top level (an OR of
+    the ranges makes SQLite scan package_classifiers instead). Classifiers
+    no package uses are left out.
+    """
+    per_top_level = [
+        select(
+            Classifier.classifier.label("classifier"),
+            func.count(package_classifiers.c.package_id).label("packages"),
+        )
+        .join(package_classifiers, package_classifiers.c.classifier_id == Classifier.id)
+        .where(_prefix_range(top))
+        .group_by(Classifier.id, Classifier.classifier)
+        for top in top_levels
+    ]
+    rows = dbsession.execute(union_all(*per_top_level).order_by("classifier")).all()
+    result: dict[str, list[tuple[str, int]]] = {top: [] for top in top_levels}
+    for classifier, count in rows:
+        result[classifier.split(" :: ", 1)[0]].append((classifier, count))
+    return result

@@ -1,0 +1,613 @@
+"""pypi_web's benchmark: throughput and latency of every read page, against hello-world
+and against pypiserver, at two data sizes, on SQLite and Postgres.
+
+    .venv/bin/python bench/run.py --quick     # a few minutes
+    .venv/bin/python bench/run.py             # 1,000 and 100,000 packages (1M releases)
+
+See bench/README.md for what it does and how to read the table. Results go to
+bench/results/ (a text table and the raw figures as JSON). Not part of the
+test suite: it asserts nothing, it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PEER_VENV = BENCH / ".venv-peer"
+PEER_REQUIREMENTS = ["pypiserver[cache]==2.4.*", "waitress>=3"]
+SERVE = BENCH / "serve.py"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PYPI_WEB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PEP691_JSON = "application/vnd.pypi.simple.v1+json"
+# Revisions `alembic upgrade head` is timed over on the largest database.
+ALEMBIC_STEPS = 3
+
+sys.path.insert(0, str(ROOT))
+
+
+def log(message: str) -> None:
+    stamp = datetime.datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+
+# ---- databases -------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    backend: str
+    packages: int
+    url: str
+    generate_seconds: float | None = None
+    targets: dict[str, str] = field(default_factory=dict)
+
+
+def _postgres_database(name: str, fresh: bool) -> str:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).scalar()
+        if exists and fresh:
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        if not exists or fresh:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+
+
+def _package_count(url: str) -> int | None:
+    """Packages in a database at the code's head, else None."""
+    import sqlalchemy as sa
+
+    from pypi_web.migrations import head_revision
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            if revision != head_revision():
+                return None
+            return conn.execute(sa.text("SELECT count(*) FROM packages")).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def dataset(backend: str, packages: int, workdir: Path, reuse: bool) -> Dataset:
+    """A database at head with ``packages`` synthetic packages (10 releases, 20 files each)."""
+    from alembic import command
+
+    from pypi_web.importer.synthetic import generate
+    from pypi_web.migrations import alembic_config, migration_engine
+    from pypi_web.models import get_engine
+
+    name = f"pypi_web_bench_{packages}"
+    if backend == "sqlite":
+        path = workdir / f"{name}.sqlite"
+        url = f"sqlite:///{path}"
+        if reuse and path.exists() and _package_count(url) == packages:
+            log(f"reusing {url}")
+            return Dataset(backend, packages, url)
+        path.unlink(missing_ok=True)
+    else:
+        url = _postgres_database(name, fresh=False)
+        if reuse and _package_count(url) == packages:
+            log(f"reusing postgres database {name}")
+            return Dataset(backend, packages, url)
+        url = _postgres_database(name, fresh=True)
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()
+    engine.dispose()
+    log(f"generating {packages:,} packages into {backend}")
+    engine = get_engine({"sqlalchemy.url": url})
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        generate(
+            connection,
+            packages,
+            packages * 10,
+            packages * 20,
+            seed=1,
+            progress=sys.stderr.isatty(),
+        )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    log(f"generated {packages * 10:,} releases in {seconds:.1f} s")
+    return Dataset(backend, packages, url, generate_seconds=seconds)
+
+
+def pick_targets(ds: Dataset) -> dict[str, str]:
+    """A typical project (10-40 releases), its latest version and search words."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ds.url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT p.normalized_name, p.summary, p.id FROM packages p "
+                "JOIN releases r ON r.package_id = p.id GROUP BY p.id, p.normalized_name, "
+                "p.summary HAVING count(*) BETWEEN 10 AND 40 ORDER BY p.id LIMIT 1"
+            )
+        ).one()
+        version = conn.execute(
+            sa.text(
+                "SELECT version FROM releases WHERE package_id = :p AND NOT is_prerelease "
+                "ORDER BY sort_order DESC LIMIT 1"
+            ),
+            {"p": row.id},
+        ).scalar()
+        filenames = conn.execute(
+            sa.text(
+                "SELECT f.filename FROM release_files f JOIN releases r ON r.id = f.release_id "
+                "WHERE r.package_id = :p"
+            ),
+            {"p": row.id},
+        ).scalars()
+        filenames = list(filenames)
+    engine.dispose()
+    words = [w for w in re.findall(r"[a-z]+", row.summary.lower()) if len(w) > 3][:2]
+    return {
+        "name": row.normalized_name,
+        "version": version,
+        "words": "+".join(words),
+        "filenames": json.dumps(filenames),
+    }
+
+
+# ---- servers and load -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident memory of a process and its children, in bytes."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(c) for c in children]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+class Server:
+    def __init__(self, python: str, args: list[str], processes: int, threads: int):
+        self.port = free_port()
+        self.cmd = [
+            python,
+            str(SERVE),
+            *args,
+            "--port",
+            str(self.port),
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
+        self.proc: subprocess.Popen | None = None
+        self.samples: list[tuple[float, int]] = []
+        self._sampling = False
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.cmd}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                time.sleep(1.0)  # the other processes bind too
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.cmd}")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @contextlib.contextmanager
+    def sampling(self):
+        self.samples = []
+        self._sampling = True
+
+        def sample():
+            while self._sampling:
+                self.samples.append((time.monotonic(), process_tree_rss(self.proc.pid)))
+                time.sleep(0.25)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._sampling = False
+            thread.join()
+
+    @property
+    def peak_rss(self) -> int:
+        return max((rss for _, rss in self.samples), default=0)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+@dataclass
+class Measurement:
+    setup: str
+    backend: str
+    packages: int
+    page: str
+    path: str
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    requests: int = 0
+    bad_responses: int = 0
+    socket_errors: int = 0
+    peak_rss_mb: float = 0.0
+    note: str = ""
+
+
+def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+    cmd = [
+        "wrk",
+        "--latency",
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+    ]
+    for key, value in headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    result = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": _ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99_ms": _ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "bad_responses": 0,
+        "socket_errors": 0,
+    }
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        result["bad_responses"] = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        result["socket_errors"] = sum(int(g) for g in m.groups())
+    return result
+
+
+def check(url: str, headers: dict[str, str]) -> str | None:
+    """None when the URL answers 200, else why not."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except OSError as exc:
+        return str(exc)
+
+
+def measure(
+    server: Server,
+    m: Measurement,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
+) -> Measurement:
+    headers = headers or {}
+    problem = check(server.url(m.path), headers)
+    if problem:
+        m.note = f"not measured: {m.path} answered {problem}"
+        log(m.note)
+        return m
+    wrk(server.url(m.path), 1, connections, headers)  # warm-up: caches, pools, templates
+    with server.sampling():
+        result = wrk(server.url(m.path), seconds, connections, headers)
+    for key, value in result.items():
+        setattr(m, key, value)
+    m.peak_rss_mb = server.peak_rss / 2**20
+    log(
+        f"{m.setup:<10} {m.backend:<10} {m.packages:>7,} {m.page:<14} "
+        f"{m.rps:8.0f} rps  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms"
+    )
+    return m
+
+
+def pages(targets: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    name, version, words = targets["name"], targets["version"], targets["words"]
+    return [
+        ("home", "/", {}),
+        ("project", f"/project/{name}/", {}),
+        ("release", f"/project/{name}/{version}/", {}),
+        ("search name", f"/search/?q={name}", {}),
+        ("search words", f"/search/?q={words}", {}),
+        ("simple html", f"/simple/{name}/", {}),
+        ("simple json", f"/simple/{name}/", {"Accept": PEP691_JSON}),
+        ("json api", f"/pypi/{name}/json", {}),
+    ]
+
+
+# ---- pypiserver -------------------------------------------------------------
+
+
+def peer_python() -> str:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        log(f"creating {PEER_VENV} with {' '.join(PEER_REQUIREMENTS)}")
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS], check=True)
+    return str(python)
+
+
+def peer_directory(workdir: Path, targets: dict[str, str], others: int = 50) -> Path:
+    """The target project's files (dummy bytes) and those of ``others`` more projects."""
+    directory = workdir / "pypiserver-packages"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    filenames = json.loads(targets["filenames"])
+    for n in range(others):
+        filenames += [f"other_{n}-1.{v}.tar.gz" for v in range(10)]
+        filenames += [f"other_{n}-1.{v}-py3-none-any.whl" for v in range(10)]
+    for filename in filenames:
+        (directory / filename).write_bytes(f"synthetic bytes of {filename}\n".encode() * 64)
+    return directory
+
+
+# ---- alembic ----------------------------------------------------------------
+
+
+def time_alembic(ds: Dataset, steps: int) -> dict:
+    """Seconds for `alembic upgrade head` over the last ``steps`` revisions (and back down)."""
+    alembic = [str(Path(sys.executable).parent / "alembic"), "-x", f"db_url={ds.url}"]
+    started = time.perf_counter()
+    subprocess.run([*alembic, "downgrade", f"-{steps}"], cwd=ROOT, check=True, capture_output=True)
+    down = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run([*alembic, "upgrade", "head"], cwd=ROOT, check=True, capture_output=True)
+    up = time.perf_counter() - started
+    log(f"alembic on {ds.backend} {ds.packages:,}: down {steps} in {down:.1f} s, up {up:.1f} s")
+    return {
+        "backend": ds.backend,
+        "packages": ds.packages,
+        "releases": ds.packages * 10,
+        "steps": steps,
+        "downgrade_s": down,
+        "upgrade_s": up,
+    }
+
+
+# ---- the report ---------------------------------------------------------------
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
+    lines = [
+        f"pypi_web benchmark, {meta['started']} ({'quick' if meta['quick'] else 'full'})",
+        f"machine: {meta['machine']}; wrk -t2 -c{meta['connections']} -d{meta['seconds']}s",
+        f"setups: {meta['setups']}",
+        "",
+    ]
+    hello = {m.setup: m for m in results if m.page == "hello world"}
+    peer = {m.setup: m for m in results if m.page == "pypiserver"}
+    small, big = min(meta["sizes"]), max(meta["sizes"])
+    by_key = {(m.setup, m.backend, m.packages, m.page): m for m in results}
+    header = (
+        f"{'setup':<10} {'backend':<10} {'packages':>8} {'page':<14} {'req/s':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'/hello':>6} {'/peer':>6} {'big/sm':>6} {'RSS MB':>7}"
+    )
+    lines += [header, "-" * len(header)]
+    for m in results:
+        vs_hello = ratio(m.rps, hello[m.setup].rps) if m.setup in hello else "-"
+        vs_peer = "-"
+        if m.page.startswith("simple") and m.setup in peer:
+            vs_peer = ratio(m.rps, peer[m.setup].rps)
+        vs_small = "-"
+        if m.packages == big and big != small:
+            base = by_key.get((m.setup, m.backend, small, m.page))
+            vs_small = ratio(m.rps, base.rps) if base else "-"
+        lines.append(
+            f"{m.setup:<10} {m.backend:<10} {m.packages:>8,} {m.page:<14} {m.rps:>8.0f} "
+            f"{m.p50_ms:>7.1f} {m.p99_ms:>7.1f} {vs_hello:>6} {vs_peer:>6} {vs_small:>6} "
+            f"{m.peak_rss_mb:>7.0f}"
+            + (f"  {m.note}" if m.note else "")
+            + (f"  ({m.bad_responses} bad responses)" if m.bad_responses else "")
+        )
+    lines += [
+        "",
+        "/hello: req/s against hello-world on the same server setup (targets: simple >= 0.5,",
+        "        HTML pages >= 0.2); /peer: against pypiserver's /simple/<name>/ (target >= 5);",
+        f"big/sm: req/s at {big:,} packages against {small:,} (target: >= 1/1.3 = 0.77).",
+    ]
+    if meta.get("generate"):
+        lines.append("")
+        for g in meta["generate"]:
+            lines.append(
+                f"generate: {g['backend']} {g['packages']:,} packages / {g['packages'] * 10:,} "
+                f"releases / {g['packages'] * 20:,} files in {g['seconds']:.1f} s"
+            )
+    for a in alembic:
+        lines.append(
+            f"alembic: {a['backend']} {a['releases']:,} releases: downgrade {a['steps']} "
+            f"revisions {a['downgrade_s']:.1f} s, upgrade head {a['upgrade_s']:.1f} s"
+        )
+    if meta.get("soak"):
+        s = meta["soak"]
+        lines.append(
+            f"memory over a {s['seconds']:.0f} s run of {s['page']} ({s['setup']}, "
+            f"{s['backend']}): RSS {s['first_mb']:.0f} MB after warm-up, "
+            f"{s['last_mb']:.0f} MB at the end, peak {s['peak_mb']:.0f} MB"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ---- main -------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
+    parser.add_argument("--sizes", help="package counts, e.g. 1000,100000")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=float, help="each measurement's duration")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads per process")
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 2, help="for the multi-process setup"
+    )
+    parser.add_argument("--soak", type=float, help="seconds of the memory run (0 = none)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pypi-web-bench"
+    )
+    parser.add_argument("--no-reuse", action="store_true", help="regenerate the databases")
+    parser.add_argument("--no-alembic", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    sizes = [
+        int(s) for s in (args.sizes or ("1000,10000" if args.quick else "1000,100000")).split(",")
+    ]
+    seconds = args.seconds or (3 if args.quick else 10)
+    soak = args.soak if args.soak is not None else (0 if args.quick else 300)
+    backends = args.backends.split(",")
+    setups = {"waitress": 1, f"waitressx{args.processes}": args.processes}
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": f"{platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "connections": args.connections,
+        "seconds": seconds,
+        "sizes": sizes,
+        "setups": ", ".join(
+            f"{name} ({n} process{'es' if n > 1 else ''} x {args.threads} threads"
+            + (", SO_REUSEPORT" if n > 1 else "")
+            + ")"
+            for name, n in setups.items()
+        ),
+        "generate": [],
+    }
+    datasets = []
+    for backend in backends:
+        for size in sizes:
+            ds = dataset(backend, size, args.workdir, reuse=not args.no_reuse)
+            ds.targets = pick_targets(ds)
+            if ds.generate_seconds is not None:
+                meta["generate"].append(
+                    {"backend": backend, "packages": size, "seconds": ds.generate_seconds}
+                )
+            datasets.append(ds)
+
+    results: list[Measurement] = []
+    python = sys.executable
+    peer = peer_python()
+    peer_dir = peer_directory(args.workdir, datasets[0].targets)
+    peer_name = datasets[0].targets["name"]
+    for setup, processes in setups.items():
+        with Server(python, ["--hello"], processes, args.threads) as server:
+            m = Measurement(setup, "-", 0, "hello world", "/")
+            results.append(measure(server, m, seconds, args.connections))
+        with Server(peer, ["--peer", str(peer_dir)], processes, args.threads) as server:
+            m = Measurement(setup, "files", 0, "pypiserver", f"/simple/{peer_name}/")
+            results.append(measure(server, m, seconds, args.connections))
+        for ds in datasets:
+            with Server(python, ["--db-url", ds.url], processes, args.threads) as server:
+                for page, path, headers in pages(ds.targets):
+                    m = Measurement(setup, ds.backend, ds.packages, page, path)
+                    results.append(measure(server, m, seconds, args.connections, headers))
+
+    if soak:
+        ds = max(datasets, key=lambda d: (d.packages, d.backend == "postgresql"))
+        setup, processes = list(setups.items())[-1]
+        path = f"/project/{ds.targets['name']}/"
+        log(f"memory run: {soak:.0f} s of {path} on {ds.backend} {ds.packages:,}")
+        with Server(python, ["--db-url", ds.url], processes, args.threads) as server:
+            wrk(server.url(path), 2, args.connections, {})
+            with server.sampling():
+                wrk(server.url(path), soak, args.connections, {})
+            rss = [r for _, r in server.samples]
+            meta["soak"] = {
+                "seconds": soak,
+                "page": path,
+                "setup": setup,
+                "backend": ds.backend,
+                "first_mb": rss[0] / 2**20,
+                "last_mb": rss[-1] / 2**20,
+                "peak_mb": max(rss) / 2**20,
+            }
+
+    alembic = []
+    if not args.no_alembic:
+        for backend in backends:
+            ds = max((d for d in datasets if d.backend == backend), key=lambda d: d.packages)
+            alembic.append(time_alembic(ds, ALEMBIC_STEPS))
+
+    text = report(results, alembic, meta)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"bench-{stamp}.txt").write_text(text, encoding="utf-8")
+    (RESULTS / f"bench-{stamp}.json").write_text(
+        json.dumps(
+            {"meta": meta, "results": [asdict(m) for m in results], "alembic": alembic},
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    print(text)
+    log(f"written to {RESULTS / f'bench-{stamp}.txt'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""PyPI's JSON API: ``/pypi/<name>/json`` and ``/pypi/<name>/<version>/json``.
+
+The shape is Warehouse's (``warehouse/legacy/api/json.py``): tools such as
+Dependabot and bandersnatch read it, so keys are kept even where this index
+has nothing to say (``downloads`` is -1, ``bugtrack_url`` null, as on PyPI).
+A page is five statements whatever the project's size: the package, its
+releases, all their files, its classifiers and its roles.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from pypi_web.models import Package, Release, ReleaseFile, Role
+from pypi_web.packaging import services as packaging_services
+from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.simple import caching
+from pypi_web.simple.services import file_url, upload_time_iso
+
+MAX_NAME_LENGTH = 200
+MAX_VERSION_LENGTH = 100
+NO_DOWNLOADS = {"last_day": -1, "last_week": -1, "last_month": -1}
+
+
+def _package(dbsession, normalized: str) -> Package | None:
+    return dbsession.scalars(
+        select(Package)
+        .where(Package.normalized_name == normalized)
+        .options(
+            selectinload(Package.classifiers), selectinload(Package.roles).joinedload(Role.user)
+        )
+    ).one_or_none()
+
+
+def _releases(dbsession, package: Package) -> list[Release]:
+    """Every release, newest first, with its files (two statements)."""
+    return list(
+        dbsession.scalars(
+            select(Release)
+            .where(Release.package_id == package.id)
+            .order_by(Release.sort_order.desc())
+            .options(selectinload(Release.files))
+        )
+    )
+
+
+def file_dict(request, prefix: str, release: Release, f: ReleaseFile) -> dict:
+    upload_time: datetime.datetime = f.upload_time.astimezone(datetime.UTC)
+    return {
+        "comment_text": f.comment_text,
+        "core-metadata": {"sha256": f.metadata_sha256_digest}
+        if f.metadata_sha256_digest
+        else False,
+        "digests": {
+            "blake2b_256": f.blake2_256_digest,
+            "md5": f.md5_digest,
+            "sha256": f.sha256_digest,
+        },
+        "downloads": -1,
+        "filename": f.filename,
+        "has_sig": False,
+        "md5_digest": f.md5_digest,
+        "packagetype": f.packagetype,
+        "python_version": f.python_version,
+        "requires_python": f.requires_python,
+        "size": f.size,
+        "upload_time": upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "upload_time_iso_8601": upload_time_iso(upload_time),
+        "url": file_url(request, prefix, f.url, f.path),
+        "yanked": release.yanked,
+        "yanked_reason": release.yanked_reason,
+    }
+
+
+def _files(release: Release) -> list[ReleaseFile]:
+    # The sdist first, then the built distributions by name (as the web pages list them).
+    return sorted(release.files, key=lambda f: (f.packagetype != "sdist", f.filename))
+
+
+def info_dict(request, package: Package, release: Release) -> dict:
+    project_urls = package.project_urls or None
+    return {
+        "author": package.author,
+        "author_email": package.author_email,
+        "bugtrack_url": None,
+        "classifiers": [c.classifier for c in package.classifiers],
+        "description": release.description or "",
+        "description_content_type": release.description_content_type,
+        "docs_url": None,
+        "download_url": (project_urls or {}).get("Download"),
+        "downloads": dict(NO_DOWNLOADS),
+        "dynamic": None,
+        "home_page": package.homepage_url,
+        "keywords": package.keywords,
+        "license": package.license,
+        "license_expression": None,
+        "license_files": None,
+        "maintainer": package.maintainer,
+        "maintainer_email": package.maintainer_email,
+        "name": package.name,
+        "package_url": request.route_url("project", name=package.normalized_name),
+        "platform": None,
+        "project_url": request.route_url("project", name=package.normalized_name),
+        "project_urls": project_urls,
+        "provides_extra": None,
+        "release_url": request.route_url(
+            "release", name=package.normalized_name, version=release.version
+        ),
+        "requires_dist": release.requires_dist or None,
+        "requires_python": release.requires_python,
+        "summary": release.summary,
+        "version": release.version,
+        "yanked": release.yanked,
+        "yanked_reason": release.yanked_reason,
+    }
+
+
+def _lookup(request) -> Package:
+    name = request.matchdict["name"]
+    if len(name) > MAX_NAME_LENGTH or not is_valid_name(name):
+        raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
+    package = _package(request.dbsession, normalize(name))
+    if package is None:
+        raise HTTPNotFound(f"There is no project named {name!r}.")
+    return package
+
+
+def _json_response(request, package: Package, release_id: int | None, build) -> Response:
+    serial = package.last_serial
+    moment = caching.package_serial_time(request.dbsession, package) or package.created
+    etag = f"{serial}-json" + (f"-r{release_id}" if release_id is not None else "")
+    headers = caching.cache_headers(serial, etag, moment)
+    unchanged = caching.not_modified(request, etag, moment, headers)
+    if unchanged is not None:
+        return unchanged
+    body = json.dumps(build(), ensure_ascii=False, sort_keys=True) + "\n"
+    response = Response(body=body.encode("utf-8"), content_type="application/json")
+    response.headers.update(headers)
+    return response
+
+
+def _document(request, package: Package, release: Release, releases: list[Release] | None):
+    prefix = request.route_url("file", subpath="")
+    roles = packaging_services.role_users(package)
+    document = {
+        "info": info_dict(request, package, release),
+        "last_serial": package.last_serial,
+        "ownership": {
+            "organization": None,
+            "roles": [{"role": role, "user": user.username} for user, role in roles],
+        },
+        "urls": [file_dict(request, prefix, release, f) for f in _files(release)],
+        "vulnerabilities": [],
+    }
+    if releases is not None:
+        # Oldest first, as PyPI lists them.
+        document["releases"] = {
+            r.version: [file_dict(request, prefix, r, f) for f in _files(r)]
+            for r in reversed(releases)
+        }
+    return document
+
+
+@view_config(route_name="json_project", request_method="GET")
+def json_project(request):
+    package = _lookup(request)
+    if request.matchdict["name"] != package.normalized_name:
+        return HTTPMovedPermanently(request.route_url("json_project", name=package.normalized_name))
+
+    def build():
+        releases = _releases(request.dbsession, package)
+        latest = packaging_services.choose_latest(releases)
+        if latest is None:
+            raise HTTPNotFound(f"The project {package.name!r} has no releases.")
+        return _document(request, package, latest, releases)
+
+    return _json_response(request, package, None, build)
+
+
+@view_config(route_name="json_release", request_method="GET")
+def json_release(request):
+    version = request.matchdict["version"]
+    if len(version) > MAX_VERSION_LENGTH:
+        raise HTTPNotFound("There is no release with so long a version.")
+    package = _lookup(request)
+    releases = _releases(request.dbsession, package)
+    release = packaging_services.find_release(releases, version)
+    if release is None:
+        raise HTTPNotFound(f"The project {package.name!r} has no release {version!r}.")
+    if request.matchdict["name"] != package.normalized_name or version != release.version:
+        return HTTPMovedPermanently(
+            request.route_url("json_release", name=package.normalized_name, version=release.version)
+        )
+    return _json_response(
+        request, package, release.id, lambda: _document(request, package, release, None)
+    )
+
+
+def includeme(config):
+    config.add_route("json_project", "/pypi/{name}/json")
+    config.add_route("json_release", "/pypi/{name}/{version}/json")

@@ -1,0 +1,127 @@
+"""What owners change on their projects: yanking releases, and who maintains them.
+
+Every change is journalled (and so moves the project's serial and ETags) and
+recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pypi_web import audit
+from pypi_web.accounts.services import user_by_username
+from pypi_web.legacy.services import journal
+from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role, User
+
+MAX_REASON_LENGTH = 1000
+
+
+class ManageError(ValueError):
+    """A change that cannot be made; the message says why, for the owner."""
+
+
+def role_of(dbsession: Session, package: Package, user: User | None) -> str | None:
+    if user is None:
+        return None
+    return dbsession.scalar(
+        select(Role.role_name).where(Role.package_id == package.id, Role.user_id == user.id)
+    )
+
+
+def is_owner(dbsession: Session, package: Package, user: User | None) -> bool:
+    return role_of(dbsession, package, user) == OWNER
+
+
+def yank(
+    dbsession: Session, release: Release, reason: str, user: User, ip_address: str | None = None
+) -> None:
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ManageError(f"The reason must be {MAX_REASON_LENGTH} characters or fewer.")
+    if release.yanked:
+        raise ManageError(f"Release {release.version} is already yanked.")
+    release.yanked = True
+    release.yanked_reason = reason or None
+    package = release.package
+    journal(dbsession, package, "yank release", version=release.version, user=user)
+    audit.record(
+        dbsession,
+        "package:yank",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"version": release.version, "reason": release.yanked_reason},
+    )
+
+
+def unyank(dbsession: Session, release: Release, user: User, ip_address: str | None = None) -> None:
+    if not release.yanked:
+        raise ManageError(f"Release {release.version} is not yanked.")
+    release.yanked = False
+    release.yanked_reason = None
+    package = release.package
+    journal(dbsession, package, "unyank release", version=release.version, user=user)
+    audit.record(
+        dbsession,
+        "package:unyank",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"version": release.version},
+    )
+
+
+def add_maintainer(
+    dbsession: Session,
+    package: Package,
+    username: str,
+    user: User,
+    role_name: str = MAINTAINER,
+    ip_address: str | None = None,
+) -> Role:
+    if role_name not in (OWNER, MAINTAINER):
+        raise ManageError(f"Unknown role {role_name!r}.")
+    other = user_by_username(dbsession, (username or "").strip())
+    if other is None or not other.is_active:
+        raise ManageError(f"There is no user named {username.strip()!r}.")
+    if role_of(dbsession, package, other) is not None:
+        raise ManageError(f"{other.username} already has a role on {package.name}.")
+    role = Role(user=other, package=package, role_name=role_name)
+    dbsession.add(role)
+    journal(dbsession, package, f"add {role_name} {other.username}", user=user)
+    audit.record(
+        dbsession,
+        "package:role_added",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"username": other.username, "role": role_name},
+    )
+    dbsession.flush()
+    return role
+
+
+def remove_role(
+    dbsession: Session, package: Package, role: Role, user: User, ip_address: str | None = None
+) -> None:
+    if role.package_id != package.id:
+        raise ManageError("That role is not on this project.")
+    if role.role_name == OWNER:
+        owners = dbsession.scalars(
+            select(Role.id).where(Role.package_id == package.id, Role.role_name == OWNER)
+        ).all()
+        if len(owners) <= 1:
+            raise ManageError("A project must keep at least one owner.")
+    username = role.user.username
+    dbsession.delete(role)
+    journal(dbsession, package, f"remove {role.role_name} {username}", user=user)
+    audit.record(
+        dbsession,
+        "package:role_removed",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"username": username, "role": role.role_name},
+    )
+    dbsession.flush()

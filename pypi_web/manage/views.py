@@ -1,0 +1,178 @@
+"""``/manage/project/<name>/``: the owners' page (yank and unyank releases, maintainers).
+
+Owners only: anonymous visitors are sent to the login page, other users get
+403. Every change is a POST with the session's CSRF token (checked by
+Pyramid: CSRF is required by default, see pypi_web.security), then a
+redirect back to the page with a message (post/redirect/get); a change that
+cannot be made re-renders the page with the reason and a 400.
+"""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import (
+    HTTPForbidden,
+    HTTPMovedPermanently,
+    HTTPNotFound,
+    HTTPSeeOther,
+)
+from pyramid.view import view_config
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role
+from pypi_web.packaging import services as packaging_services
+from pypi_web.packaging.names import is_valid_name, normalize
+
+from . import services
+
+TEMPLATE = "pypi_web:templates/manage/project.pt"
+MAX_NAME_LENGTH = 200
+
+
+def _client_address(request) -> str | None:
+    return request.client_addr[:45] if request.client_addr else None
+
+
+def _login_redirect(request):
+    return HTTPSeeOther(request.route_path("login", _query={"next": request.path}))
+
+
+def _owned_package(request) -> Package | HTTPSeeOther:
+    """The package named in the URL when the logged-in user owns it."""
+    name = request.matchdict["name"]
+    if len(name) > MAX_NAME_LENGTH or not is_valid_name(name):
+        raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
+    package = request.dbsession.scalars(
+        select(Package).where(Package.normalized_name == normalize(name))
+    ).one_or_none()
+    if package is None:
+        raise HTTPNotFound(f"There is no project named {name!r}.")
+    if request.user is None:
+        return _login_redirect(request)
+    if not services.is_owner(request.dbsession, package, request.user):
+        raise HTTPForbidden(f"Only the owners of {package.name} can manage it.")
+    return package
+
+
+def _release(request, package: Package) -> Release:
+    releases = packaging_services.release_history(request.dbsession, package.id)
+    release = next((r for r in releases if r.version == request.matchdict["version"]), None)
+    if release is None:
+        raise HTTPNotFound(f"{package.name} has no release {request.matchdict['version']!r}.")
+    return release
+
+
+def manage_page(request, package: Package, error: str | None = None) -> dict:
+    roles = request.dbsession.scalars(
+        select(Role).options(joinedload(Role.user)).where(Role.package_id == package.id)
+    ).all()
+    roles = sorted(roles, key=lambda r: (r.role_name != OWNER, r.user.username_lower))
+    if error is not None:
+        request.response.status = 400
+    request.response.cache_control = "no-store"
+    return {
+        "package": package,
+        "releases": packaging_services.release_history(request.dbsession, package.id),
+        "roles": roles,
+        "error": error,
+        "messages": request.session.pop_flash("manage"),
+        "role_names": (MAINTAINER, OWNER),
+    }
+
+
+def _done(request, package: Package, message: str) -> HTTPSeeOther:
+    request.session.flash(message, "manage")
+    return HTTPSeeOther(request.route_path("manage_project", name=package.normalized_name))
+
+
+@view_config(route_name="manage_project", renderer=TEMPLATE, request_method="GET")
+def manage_project(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    if request.matchdict["name"] != package.normalized_name:
+        return HTTPMovedPermanently(
+            request.route_path("manage_project", name=package.normalized_name)
+        )
+    return manage_page(request, package)
+
+
+@view_config(route_name="manage_yank", renderer=TEMPLATE, request_method="POST")
+def yank(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    release = _release(request, package)
+    try:
+        services.yank(
+            request.dbsession,
+            release,
+            request.POST.get("reason", ""),
+            request.user,
+            _client_address(request),
+        )
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    return _done(request, package, f"Release {release.version} has been yanked.")
+
+
+@view_config(route_name="manage_unyank", renderer=TEMPLATE, request_method="POST")
+def unyank(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    release = _release(request, package)
+    try:
+        services.unyank(request.dbsession, release, request.user, _client_address(request))
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    return _done(request, package, f"Release {release.version} is no longer yanked.")
+
+
+@view_config(route_name="manage_roles", renderer=TEMPLATE, request_method="POST")
+def add_role(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    username = request.POST.get("username", "").strip()
+    role_name = request.POST.get("role_name", MAINTAINER)
+    if not username:
+        return manage_page(request, package, "Enter the username of the person to add.")
+    try:
+        role = services.add_maintainer(
+            request.dbsession,
+            package,
+            username,
+            request.user,
+            role_name=role_name,
+            ip_address=_client_address(request),
+        )
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    return _done(request, package, f"{role.user.username} is now a {role.role_name.lower()}.")
+
+
+@view_config(route_name="manage_role_remove", renderer=TEMPLATE, request_method="POST")
+def remove_role(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    try:
+        role_id = int(request.matchdict["role_id"])
+    except ValueError:
+        raise HTTPNotFound("There is no such role.") from None
+    role = request.dbsession.get(Role, role_id)
+    if role is None or role.package_id != package.id:
+        raise HTTPNotFound("There is no such role on this project.")
+    username, role_name = role.user.username, role.role_name
+    removing_self = role.user_id == request.user.id
+    try:
+        services.remove_role(
+            request.dbsession, package, role, request.user, _client_address(request)
+        )
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    if removing_self:
+        # No longer an owner: this page would answer 403.
+        return HTTPSeeOther(request.route_path("project", name=package.normalized_name))
+    return _done(request, package, f"{username} is no longer a {role_name.lower()}.")

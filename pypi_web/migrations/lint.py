@@ -1,0 +1,247 @@
+"""Flag dangerous operations in Alembic revision files.
+
+Rules (the name is what an acknowledgement names):
+
+=====================  ====================================================
+drop_table             upgrade() or downgrade() drops a table: its rows go
+drop_column            upgrade() or downgrade() drops a column: its values go
+rename_as_drop_add     a function drops one column and adds another on the
+                       same table with no data statement (``execute``) in
+                       between: autogenerate's idea of a rename, which loses
+                       the column's data
+add_column             upgrade() adds a NOT NULL column without a
+                       server_default: fails on any table that has rows
+create_index           upgrade() builds an index on a table the revision did
+                       not create, without ``postgresql_concurrently=True``:
+                       on Postgres that blocks writes for the whole build
+alter_column           upgrade() changes a column's type (``type_=``): a
+                       table rewrite on Postgres, and values may not convert
+=====================  ====================================================
+
+A finding is silenced by a comment in the block of comment lines directly
+above the statement::
+
+    # migration-lint: allow drop_column -- its data was copied to homepage_url above
+    batch_op.drop_column("home_page")
+
+Several rules may be named, comma-separated; the reason after ``--`` is
+required. The files are parsed with ``ast`` and never imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+RULES = {
+    "drop_table": "drops a table and every row in it",
+    "drop_column": "drops a column and every value in it",
+    "rename_as_drop_add": (
+        "drops column {old} and adds column {new} on {table} with no data copy in between "
+        "(a rename done as drop+add loses the data: add, copy, then drop)"
+    ),
+    "add_column": "adds NOT NULL column {column} without a server_default (fails on existing rows)",
+    "create_index": (
+        "creates index {index} on existing table {table} without postgresql_concurrently=True "
+        "(blocks writes on Postgres while it builds)"
+    ),
+    "alter_column": (
+        "changes the type of column {column} (rewrites the table; values may not convert)"
+    ),
+}
+# Rules that also apply to downgrade(): data loss is data loss in either direction.
+DOWNGRADE_RULES = frozenset({"drop_table", "drop_column", "rename_as_drop_add"})
+
+ACK = re.compile(r"#\s*migration-lint:\s*allow\s+(?P<rules>[\w\s,]+?)\s+--\s+(?P<reason>\S.*)$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    rule: str
+    message: str
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.rule}: {self.function}() {self.message}"
+
+
+def _acknowledged(lines: list[str], lineno: int) -> set[str]:
+    """Rules named by acknowledgements in the comment block right above line ``lineno``."""
+    rules: set[str] = set()
+    index = lineno - 2  # the line before, 0-based
+    while index >= 0 and lines[index].strip().startswith("#"):
+        match = ACK.search(lines[index].strip())
+        if match:
+            rules.update(r.strip() for r in match["rules"].split(",") if r.strip())
+        index -= 1
+    return rules
+
+
+def _string(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and node.args:  # op.f("name")
+        return _string(node.args[0])
+    return None
+
+
+def _keyword(call: ast.Call, name: str) -> ast.AST | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def _is_true(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _is_none(node: ast.AST | None) -> bool:
+    return node is None or (isinstance(node, ast.Constant) and node.value is None)
+
+
+class _FunctionScan(ast.NodeVisitor):
+    """Collects the operations of one upgrade()/downgrade() with their tables."""
+
+    def __init__(self):
+        self.batch_tables: dict[str, str] = {}  # `as` name -> table
+        self.operations: list[tuple[str, str | None, ast.Call]] = []
+        self.executes: list[int] = []
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            call = item.context_expr
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "batch_alter_table"
+                and isinstance(item.optional_vars, ast.Name)
+            ):
+                table = _string(call.args[0]) if call.args else None
+                self.batch_tables[item.optional_vars.id] = table or "?"
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if func.attr in ("execute", "exec_driver_sql"):
+                self.executes.append(node.lineno)
+            receiver = func.value.id if isinstance(func.value, ast.Name) else None
+            if receiver in self.batch_tables:
+                self.operations.append((func.attr, self.batch_tables[receiver], node))
+            elif receiver == "op":
+                self.operations.append((func.attr, None, node))
+        self.generic_visit(node)
+
+
+def _table_arg(op_name: str, table: str | None, call: ast.Call) -> str | None:
+    """The table an op.* call works on (batch ops already know theirs)."""
+    if table is not None:
+        return table
+    if op_name == "create_index":
+        if len(call.args) > 1:
+            return _string(call.args[1])
+        return _string(_keyword(call, "table_name"))
+    return _string(call.args[0]) if call.args else _string(_keyword(call, "table_name"))
+
+
+def _column_of_add(op_name: str, table: str | None, call: ast.Call) -> ast.Call | None:
+    args = call.args if table is not None else call.args[1:]
+    column = args[0] if args else _keyword(call, "column")
+    if isinstance(column, ast.Call):
+        return column
+    return None
+
+
+def _check_function(path: str, func: ast.FunctionDef, lines: list[str]) -> list[Finding]:
+    scan = _FunctionScan()
+    for statement in func.body:
+        scan.visit(statement)
+    direction = func.name
+    created_tables = {
+        _table_arg(name, table, call)
+        for name, table, call in scan.operations
+        if name == "create_table"
+    }
+    raw: list[tuple[int, str, str]] = []
+    drops: dict[str, list[tuple[str, int]]] = {}
+    adds: dict[str, list[tuple[str, int]]] = {}
+    for name, table, call in scan.operations:
+        table_name = _table_arg(name, table, call) or "?"
+        if name == "drop_table":
+            raw.append((call.lineno, "drop_table", RULES["drop_table"]))
+        elif name == "drop_column":
+            args = call.args if table is not None else call.args[1:]
+            column = _string(args[0]) if args else _string(_keyword(call, "column_name"))
+            drops.setdefault(table_name, []).append((column or "?", call.lineno))
+            raw.append((call.lineno, "drop_column", RULES["drop_column"]))
+        elif name == "add_column":
+            column_call = _column_of_add(name, table, call)
+            column = _string(column_call.args[0]) if column_call and column_call.args else "?"
+            adds.setdefault(table_name, []).append((column or "?", call.lineno))
+            if column_call is not None:
+                nullable = _keyword(column_call, "nullable")
+                not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or (
+                    nullable is None and _is_true(_keyword(column_call, "primary_key"))
+                )
+                if not_null and _is_none(_keyword(column_call, "server_default")):
+                    raw.append(
+                        (call.lineno, "add_column", RULES["add_column"].format(column=column))
+                    )
+        elif name == "create_index":
+            if table_name not in created_tables and not _is_true(
+                _keyword(call, "postgresql_concurrently")
+            ):
+                index = _string(call.args[0]) if call.args else "?"
+                raw.append(
+                    (
+                        call.lineno,
+                        "create_index",
+                        RULES["create_index"].format(index=index, table=table_name),
+                    )
+                )
+        elif name == "alter_column" and _keyword(call, "type_") is not None:
+            args = call.args if table is not None else call.args[1:]
+            column = _string(args[0]) if args else "?"
+            message = RULES["alter_column"].format(column=column)
+            raw.append((call.lineno, "alter_column", message))
+    for table_name, dropped in drops.items():
+        for old, drop_line in dropped:
+            for new, add_line in adds.get(table_name, []):
+                low, high = sorted((drop_line, add_line))
+                copied = any(low < line < high for line in scan.executes)
+                if not copied:
+                    message = RULES["rename_as_drop_add"].format(old=old, new=new, table=table_name)
+                    raw.append((drop_line, "rename_as_drop_add", message))
+    findings = []
+    for lineno, rule, message in sorted(set(raw)):
+        if direction == "downgrade" and rule not in DOWNGRADE_RULES:
+            continue
+        if rule in _acknowledged(lines, lineno):
+            continue
+        findings.append(Finding(path, lineno, rule, message, direction))
+    return findings
+
+
+def lint_source(source: str, path: str = "<revision>") -> list[Finding]:
+    tree = ast.parse(source, filename=path)
+    lines = source.splitlines()
+    findings: list[Finding] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in ("upgrade", "downgrade"):
+            findings.extend(_check_function(path, node, lines))
+    return findings
+
+
+def lint_paths(paths: list[Path]) -> list[Finding]:
+    """Lint revision files; a directory means every ``*.py`` in it."""
+    findings: list[Finding] = []
+    for path in paths:
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            findings.extend(lint_source(file.read_text(encoding="utf-8"), str(file)))
+    return findings

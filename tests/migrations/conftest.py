@@ -1,0 +1,144 @@
+"""Fixtures for the migration tests: databases at chosen revisions, with real data.
+
+Every fixture here builds databases through the project's own env.py (the
+same code path as `alembic upgrade`), on the backend of the session's
+``backend`` fixture, so each test runs on SQLite and on Postgres.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from pypi_web.migrations import SCRIPT_LOCATION, alembic_config, migration_engine, script_directory
+from pypi_web.models import get_engine
+from pypi_web.models.search import SEARCH_SCHEMA_NAMES
+from tests.conftest import import_top100, upgrade
+
+
+def downgrade(url: str, revision: str, script_location=None) -> None:
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.downgrade(alembic_config(connection, script_location=script_location), revision)
+        connection.commit()
+    engine.dispose()
+
+
+def upgrade_at(url: str, revision: str = "head", script_location=None) -> None:
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection, script_location=script_location), revision)
+        connection.commit()
+    engine.dispose()
+
+
+def stamp(url: str, revision: str, script_location=None) -> None:
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.stamp(alembic_config(connection, script_location=script_location), revision)
+        connection.commit()
+    engine.dispose()
+
+
+def revisions_base_to_head() -> list[str]:
+    return [r.revision for r in reversed(list(script_directory().walk_revisions()))]
+
+
+def revision_before(revision: str) -> str:
+    down = script_directory().get_revision(revision).down_revision
+    assert isinstance(down, str), f"{revision} is a merge or the base"
+    return down
+
+
+def database_revision(url: str) -> str | None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    return " ".join(r[0] for r in rows) or None
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def query(url: str, statement: str) -> list[tuple]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(statement))]
+    finally:
+        engine.dispose()
+
+
+def table_keys(url: str) -> dict[str, set[tuple]]:
+    """Every app table's primary keys: a row is kept iff its key is still there."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    keys: dict[str, set[tuple]] = {}
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            for table in inspector.get_table_names():
+                # The FTS5 index tables are derived data, rebuilt by their revision.
+                if table.startswith("alembic_") or table in SEARCH_SCHEMA_NAMES:
+                    continue
+                columns = inspector.get_pk_constraint(table)["constrained_columns"]
+                select = sa.text(f"SELECT {', '.join(columns)} FROM {table}")
+                keys[table] = {tuple(row) for row in connection.execute(select)}
+    finally:
+        engine.dispose()
+    return keys
+
+
+@pytest.fixture
+def data_database_url(database_factory, top100_dir) -> str:
+    """A new database at head holding the top-100 PyPI data, for this test alone."""
+    url = database_factory.create("data")
+    upgrade(url)
+    engine = get_engine({"sqlalchemy.url": url})
+    import_top100(engine)
+    engine.dispose()
+    return url
+
+
+def make_script_location(directory: Path, extra_revisions: dict[str, str]) -> Path:
+    """A copy of the project's migration environment plus test-only revisions.
+
+    ``extra_revisions`` maps file names to their source; the real history is
+    never touched.
+    """
+    target = directory / "alembic"
+    shutil.copytree(SCRIPT_LOCATION, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name, source in extra_revisions.items():
+        (target / "versions" / name).write_text(textwrap.dedent(source), encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def app_settings_for(app_settings):
+    """An engine and settings for ``main({}, dbengine=..., **settings)`` on a database URL."""
+    engines: list[sa.Engine] = []
+
+    def make(url: str, **extra) -> tuple[sa.Engine, dict]:
+        engine = get_engine({"sqlalchemy.url": url})
+        engines.append(engine)
+        return engine, {**app_settings, "sqlalchemy.url": url, **extra}
+
+    yield make
+    for engine in engines:
+        engine.dispose()

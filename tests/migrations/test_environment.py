@@ -1,0 +1,105 @@
+"""alembic/env.py as its users meet it: the `alembic` command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pypi_web.migrations import PROJECT_ROOT, head_revision, script_directory
+
+from .conftest import database_revision, make_script_location, upgrade_at
+
+ALEMBIC = str(Path(sys.executable).parent / "alembic")
+AUDIT = "49f8a6a1ce67"
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ALEMBIC, *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYPI_WEB_INI": "", **(env or {})},
+    )
+
+
+def app_ini(directory: Path, url: str) -> Path:
+    ini = directory / "staging.ini"
+    ini.write_text(f"[app:main]\nuse = egg:pypi_web\nsqlalchemy.url = {url}\n", encoding="utf-8")
+    return ini
+
+
+def test_the_url_comes_from_the_ini_named_by_the_environment(empty_database_url, tmp_path):
+    ini = app_ini(tmp_path, empty_database_url)
+    result = run("upgrade", "head", env={"PYPI_WEB_INI": str(ini)})
+    assert result.returncode == 0, result.stderr
+    assert database_revision(empty_database_url) == head_revision()
+
+
+def test_the_url_comes_from_the_ini_named_by_an_option(empty_database_url, tmp_path):
+    ini = app_ini(tmp_path, empty_database_url)
+    result = run("-x", f"ini={ini}", "upgrade", AUDIT)
+    assert result.returncode == 0, result.stderr
+    assert database_revision(empty_database_url) == AUDIT
+
+
+def test_a_missing_ini_is_named(tmp_path):
+    missing = tmp_path / "nope.ini"
+    result = run("-x", f"ini={missing}", "current")
+    assert result.returncode != 0
+    assert f"alembic: {missing}: no such configuration file" in result.stderr
+
+
+def _alembic_ini_for(location: Path, directory: Path) -> Path:
+    ini = directory / "alembic.ini"
+    ini.write_text(
+        (PROJECT_ROOT / "alembic.ini").read_text().replace("%(here)s/alembic", str(location)),
+        encoding="utf-8",
+    )
+    return ini
+
+
+def test_autogenerate_writes_nothing_when_the_models_match(migrated_database_url, tmp_path):
+    location = make_script_location(tmp_path, {})
+    ini = _alembic_ini_for(location, tmp_path)
+    before = sorted((location / "versions").glob("*.py"))
+    result = run(
+        "-c", str(ini), "-x", f"db_url={migrated_database_url}", "revision", "--autogenerate",
+        "-m", "nothing",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "No changes in schema detected; no revision written." in result.stderr
+    assert sorted((location / "versions").glob("*.py")) == before
+
+
+def test_autogenerate_writes_a_formatted_candidate(empty_database_url, tmp_path):
+    # A database at the revision before last_updated: the models have more.
+    upgrade_at(empty_database_url, AUDIT)
+    location = make_script_location(tmp_path, {})
+    # Only the revisions up to AUDIT, so the new one has a single parent.
+    script = script_directory()
+    keep = {r.revision for r in script.iterate_revisions(AUDIT, "base")}
+    for revision in script.walk_revisions():
+        if revision.revision not in keep:
+            (location / "versions" / Path(revision.path).name).unlink()
+    ini = _alembic_ini_for(location, tmp_path)
+    result = run(
+        "-c", str(ini), "-x", f"db_url={empty_database_url}", "revision", "--autogenerate",
+        "-m", "candidate",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [candidate] = (location / "versions").glob("*_candidate.py")
+    text = candidate.read_text()
+    assert "last_updated" in text
+    assert "ix_packages_last_updated" in text
+    assert "batch_alter_table" in text  # batch mode: SQLite can run it too
+    assert "sa.DateTime(timezone=True)" in text  # UTCDateTime rendered without app imports
+    assert "pypi_web" not in text
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", str(candidate)],
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr

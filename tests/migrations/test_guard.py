@@ -1,0 +1,226 @@
+"""The start-up schema guard and /_status/schema."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import webtest
+from pyramid.exceptions import ConfigurationError
+
+from pypi_web import main
+from pypi_web.migrations import head_revision, script_directory
+from pypi_web.migrations.guard import SchemaMismatchError, schema_status
+from pypi_web.models import Base, get_engine
+
+from .conftest import (
+    database_revision,
+    downgrade,
+    execute,
+    make_script_location,
+    revision_before,
+    upgrade_at,
+)
+
+AUDIT = "49f8a6a1ce67"
+
+
+def test_a_database_at_head_starts_and_reports_up_to_date(migrated_database_url, app_settings_for):
+    engine, settings = app_settings_for(migrated_database_url)
+    app = webtest.TestApp(main({}, dbengine=engine, **settings))
+    res = app.get("/_status/schema", status=200)
+    assert res.json == {
+        "state": "up_to_date",
+        "database_revision": head_revision(),
+        "database_revisions": [head_revision()],
+        "code_head": head_revision(),
+        "up_to_date": True,
+        "pending": [],
+        "newer": [],
+    }
+    assert res.headers["Cache-Control"] == "no-store"
+
+
+def test_the_guard_costs_a_few_queries_once(migrated_database_url, app_settings_for):
+    from sqlalchemy import event
+
+    engine, settings = app_settings_for(migrated_database_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    main({}, dbengine=engine, **settings)
+    assert 1 <= len(statements) <= 3, statements
+
+
+def test_a_database_behind_refuses_to_start_with_the_command(
+    empty_database_url, app_settings_for, capsys, caplog
+):
+    upgrade_at(empty_database_url, AUDIT)
+    engine, settings = app_settings_for(empty_database_url)
+    with (
+        caplog.at_level(logging.ERROR, logger="pypi_web.migrations.guard"),
+        pytest.raises(SchemaMismatchError) as excinfo,
+    ):
+        main({}, dbengine=engine, **settings)
+    message = str(excinfo.value)
+    assert "the database schema is behind the code; refusing to start" in message
+    assert f"database revision: {AUDIT} (audit_events:" in message
+    assert f"code needs:        {head_revision()}" in message
+    assert "pending revisions: 756594532db6" in message
+    assert "alembic -x db_url=" in message and "upgrade head" in message
+    assert message in capsys.readouterr().err
+    assert message in caplog.text
+
+
+def test_the_command_names_the_ini_file_of_a_deployment(
+    empty_database_url, app_settings_for, tmp_path
+):
+    upgrade_at(empty_database_url, AUDIT)
+    engine, settings = app_settings_for(empty_database_url)
+    ini = tmp_path / "production.ini"
+    with pytest.raises(SchemaMismatchError) as excinfo:
+        main({"__file__": str(ini), "here": str(tmp_path)}, dbengine=engine, **settings)
+    assert f"PYPI_WEB_INI={ini} alembic upgrade head" in str(excinfo.value)
+
+
+def test_an_empty_database_refuses_to_start(empty_database_url, app_settings_for):
+    engine, settings = app_settings_for(empty_database_url)
+    with pytest.raises(SchemaMismatchError, match="the database has no tables") as excinfo:
+        main({}, dbengine=engine, **settings)
+    assert "upgrade head" in str(excinfo.value)
+
+
+def test_a_database_made_without_alembic_refuses_and_names_adoption(
+    empty_database_url, app_settings_for
+):
+    engine, settings = app_settings_for(empty_database_url)
+    Base.metadata.create_all(engine)
+    with pytest.raises(SchemaMismatchError) as excinfo:
+        main({}, dbengine=engine, **settings)
+    message = str(excinfo.value)
+    assert "no alembic_version table" in message
+    assert "pypi-web-db adopt " in message
+    assert "database revision: none" in message
+
+
+def test_an_unknown_revision_refuses_and_names_adoption(migrated_database_url, app_settings_for):
+    execute(migrated_database_url, "UPDATE alembic_version SET version_num = 'deadbeef0000'")
+    engine, settings = app_settings_for(migrated_database_url)
+    with pytest.raises(SchemaMismatchError) as excinfo:
+        main({}, dbengine=engine, **settings)
+    message = str(excinfo.value)
+    assert "revision deadbeef0000, which this code does not know" in message
+    assert "pypi-web-db adopt " in message
+
+
+NEWER = "b22c0ffee001"
+NEWER_SOURCE = """
+\"\"\"A revision of newer code: a nullable column old code can ignore.\"\"\"
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b22c0ffee001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("packages") as batch_op:
+        batch_op.add_column(sa.Column("newer_code_column", sa.Text, nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("packages") as batch_op:
+        batch_op.drop_column("newer_code_column")
+"""
+
+
+def test_a_database_ahead_of_rolled_back_code_serves_and_warns(
+    migrated_database_url, app_settings_for, tmp_path, caplog, capsys
+):
+    # Newer code (the real history plus one revision) migrates the database...
+    newer_code = make_script_location(
+        tmp_path, {"newer.py": NEWER_SOURCE.format(head=head_revision())}
+    )
+    upgrade_at(migrated_database_url, "head", script_location=newer_code)
+    assert database_revision(migrated_database_url) == NEWER
+    # ...then the code is rolled back to this one.
+    engine, settings = app_settings_for(migrated_database_url)
+    with caplog.at_level(logging.WARNING, logger="pypi_web.migrations.guard"):
+        app = webtest.TestApp(main({}, dbengine=engine, **settings))
+    assert "the database is ahead of the code" in caplog.text
+    assert f"newer revisions:   {NEWER}" in capsys.readouterr().err
+    status = app.get("/_status/schema", status=200).json
+    assert status["state"] == "ahead"
+    assert status["up_to_date"] is False
+    assert status["database_revision"] == NEWER
+    assert status["newer"] == [NEWER]
+
+
+def test_ahead_needs_the_recorded_lineage(migrated_database_url, tmp_path):
+    """Without the lineage a revision from newer code is just unknown."""
+    newer_code = make_script_location(
+        tmp_path, {"newer.py": NEWER_SOURCE.format(head=head_revision())}
+    )
+    upgrade_at(migrated_database_url, "head", script_location=newer_code)
+    execute(migrated_database_url, "DELETE FROM alembic_version_lineage")
+    engine = get_engine({"sqlalchemy.url": migrated_database_url})
+    with engine.connect() as connection:
+        assert schema_status(connection, script_directory()).state == "unknown"
+    engine.dispose()
+
+
+def test_status_endpoint_reports_a_database_downgraded_under_a_running_app(
+    migrated_database_url, app_settings_for
+):
+    engine, settings = app_settings_for(migrated_database_url)
+    app = webtest.TestApp(main({}, dbengine=engine, **settings))
+    downgrade(migrated_database_url, revision_before(head_revision()))
+    status = app.get("/_status/schema", status=503).json
+    assert status["state"] == "behind"
+    assert status["up_to_date"] is False
+    assert status["pending"] == [head_revision()]
+
+
+def test_auto_upgrade_upgrades_a_development_database(
+    empty_database_url, app_settings_for, monkeypatch
+):
+    monkeypatch.delenv("PYPI_WEB_ENV", raising=False)
+    upgrade_at(empty_database_url, AUDIT)
+    engine, settings = app_settings_for(
+        empty_database_url,
+        **{"migrations.auto_upgrade": "true", "pyramid.reload_templates": "true"},
+    )
+    main({}, dbengine=engine, **settings)
+    assert database_revision(empty_database_url) == head_revision()
+
+
+@pytest.mark.parametrize(
+    ("reload_templates", "environment"),
+    [("false", None), ("true", "production"), ("true", "staging")],
+)
+def test_auto_upgrade_is_refused_outside_development(
+    migrated_database_url, app_settings_for, monkeypatch, reload_templates, environment
+):
+    if environment:
+        monkeypatch.setenv("PYPI_WEB_ENV", environment)
+    else:
+        monkeypatch.delenv("PYPI_WEB_ENV", raising=False)
+    engine, settings = app_settings_for(
+        migrated_database_url,
+        **{"migrations.auto_upgrade": "true", "pyramid.reload_templates": reload_templates},
+    )
+    with pytest.raises(ConfigurationError, match="auto_upgrade = true is for development only"):
+        main({}, dbengine=engine, **settings)
+
+
+def test_a_prefix_of_a_known_revision_is_not_that_revision(migrated_database_url):
+    # Alembic resolves revision prefixes on the command line; the guard must not.
+    execute(
+        migrated_database_url, f"UPDATE alembic_version SET version_num = '{head_revision()[:4]}'"
+    )
+    engine = get_engine({"sqlalchemy.url": migrated_database_url})
+    with engine.connect() as connection:
+        assert schema_status(connection, script_directory()).state == "unknown"
+    engine.dispose()

@@ -1,0 +1,321 @@
+"""The revision history: one head, a clean round trip, models in step, no row lost."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+
+from pypi_web.migrations import (
+    PROJECT_ROOT,
+    alembic_config,
+    head_revision,
+    migration_engine,
+    script_directory,
+)
+from pypi_web.migrations.cli import drift
+from pypi_web.migrations.schema import diff, snapshot
+from tests.conftest import upgrade
+
+from .conftest import (
+    database_revision,
+    downgrade,
+    execute,
+    query,
+    revision_before,
+    revisions_base_to_head,
+    stamp,
+    table_keys,
+    upgrade_at,
+)
+
+LAST_UPDATED = "756594532db6"
+LICENSES = "fd53010c18f5"
+
+
+def schema_of(url: str) -> dict:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return snapshot(connection)
+    finally:
+        engine.dispose()
+
+
+def test_exactly_one_head():
+    heads = script_directory().get_heads()
+    assert len(heads) == 1, f"several heads {heads}: run `alembic merge heads`"
+
+
+def test_history_is_linear_from_one_base():
+    bases = script_directory().get_bases()
+    assert bases == ["a9a83eac6085"]
+    assert revisions_base_to_head()[-1] == head_revision()
+
+
+def test_upgrade_from_empty_to_head(empty_database_url):
+    upgrade(empty_database_url)
+    assert database_revision(empty_database_url) == head_revision()
+    tables = set(schema_of(empty_database_url))
+    assert {"packages", "releases", "release_files", "audit_events"} <= tables
+
+
+def test_downgrade_to_base_and_up_again_leaves_an_identical_schema(migrated_database_url):
+    at_head = schema_of(migrated_database_url)
+    downgrade(migrated_database_url, "base")
+    assert schema_of(migrated_database_url) == {}
+    assert database_revision(migrated_database_url) is None
+    upgrade(migrated_database_url)
+    assert diff(schema_of(migrated_database_url), at_head) == []
+    assert schema_of(migrated_database_url) == at_head
+
+
+def test_models_match_migrations(migrated_database_url):
+    # What `alembic check` does: autogenerate against a database at head finds nothing.
+    engine = migration_engine(migrated_database_url)
+    with engine.connect() as connection:
+        assert drift(connection) == []
+        command.check(alembic_config(connection))
+    engine.dispose()
+
+
+def test_alembic_check_fails_when_a_model_changes(migrated_database_url):
+    # The check above can fail: a column the migrations do not create is reported.
+    engine = migration_engine(migrated_database_url)
+    with engine.connect() as connection:
+        connection.execute(sa.text("ALTER TABLE packages ADD COLUMN stray INTEGER"))
+        assert drift(connection) == ["column packages.stray: not in the models"]
+        connection.rollback()
+    engine.dispose()
+
+
+def test_every_model_module_is_registered_on_the_metadata():
+    # A fresh interpreter: importing pypi_web.models alone must register the
+    # same tables as importing every module under it.
+    script = """
+import importlib, json, pkgutil
+import pypi_web.models as models
+from pypi_web.models.meta import Base
+registered = sorted(Base.metadata.tables)
+for module in pkgutil.walk_packages(models.__path__, models.__name__ + "."):
+    importlib.import_module(module.name)
+print(json.dumps([registered, sorted(Base.metadata.tables)]))
+"""
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout
+    registered, everything = json.loads(output)
+    assert registered == everything
+    assert "packages" in registered
+
+
+def test_each_revision_keeps_every_row_of_real_data(data_database_url):
+    """Each revision, applied to the top-100 data at the revision before it, loses no row."""
+    url = data_database_url
+    revisions = revisions_base_to_head()
+    at_head = table_keys(url)
+    assert len(at_head["packages"]) == 96
+    homepages = dict(query(url, "SELECT id, homepage_url FROM packages"))
+    # Walk down the history; at each step go back up one revision and compare.
+    for revision in reversed(revisions[1:]):
+        before = revision_before(revision)
+        downgrade(url, before)
+        assert database_revision(url) == before
+        keys_before = table_keys(url)
+        upgrade_at(url, revision)
+        assert database_revision(url) == revision
+        keys_after = table_keys(url)
+        for table, keys in keys_before.items():
+            assert table in keys_after, f"{revision} dropped table {table}"
+            lost = keys - keys_after[table]
+            assert not lost, f"{revision} lost {len(lost)} row(s) of {table}"
+        downgrade(url, before)
+    # Every revision's downgrade kept the rows too: we are at the baseline
+    # with the data; the whole history up again restores every row.
+    assert database_revision(url) == revisions[0]
+    upgrade(url)
+    after = table_keys(url)
+    for table, keys in at_head.items():
+        assert keys <= after[table], f"the round trip lost rows of {table}"
+    # The renamed column kept its values through rename down and up.
+    assert dict(query(url, "SELECT id, homepage_url FROM packages")) == homepages
+
+
+def _as_utc(value) -> datetime.datetime:
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
+
+
+def test_last_updated_is_backfilled_from_the_newest_upload(data_database_url):
+    url = data_database_url
+    downgrade(url, revision_before(LAST_UPDATED))
+    # A package with a release but no files, and one with no release at all.
+    execute(
+        url,
+        "INSERT INTO packages (name, normalized_name, created) "
+        "VALUES ('nofiles', 'nofiles', '2001-01-01 00:00:00')",
+        "INSERT INTO releases (package_id, version, canonical_version, created) "
+        "SELECT id, '1.0', '1.0', '2002-02-02 00:00:00' FROM packages WHERE name = 'nofiles'",
+        "INSERT INTO packages (name, normalized_name, created) "
+        "VALUES ('noreleases', 'noreleases', '2003-03-03 00:00:00')",
+    )
+    upgrade_at(url, LAST_UPDATED)
+    rows = query(
+        url,
+        """
+        SELECT p.name, p.last_updated, MAX(f.upload_time)
+          FROM packages p
+          LEFT JOIN releases r ON r.package_id = p.id
+          LEFT JOIN release_files f ON f.release_id = r.id
+         GROUP BY p.name, p.last_updated
+        """,
+    )
+    assert len(rows) == 98
+    for name, last_updated, newest_upload in rows:
+        assert last_updated is not None, name
+        if name == "nofiles":
+            assert _as_utc(last_updated) == datetime.datetime(2002, 2, 2, tzinfo=datetime.UTC)
+        elif name == "noreleases":
+            assert _as_utc(last_updated) == datetime.datetime(2003, 3, 3, tzinfo=datetime.UTC)
+        else:
+            assert _as_utc(last_updated) == _as_utc(newest_upload), name
+    # NOT NULL with a server default: code that does not know the column can still insert.
+    execute(url, "INSERT INTO packages (name, normalized_name) VALUES ('oldcode', 'oldcode')")
+    [(value,)] = query(url, "SELECT last_updated FROM packages WHERE name = 'oldcode'")
+    assert value is not None
+
+
+LINKS = "SELECT package_id, classifier_id FROM package_classifiers"
+ADDED = [
+    ("cffi", "License :: OSI Approved :: MIT License"),
+    ("functools32", "License :: OSI Approved :: Python Software Foundation License"),
+    ("pandas", "License :: OSI Approved :: BSD License"),
+    ("protobuf", "License :: OSI Approved :: BSD License"),
+    ("pycparser", "License :: OSI Approved :: BSD License"),
+]
+
+
+def _run_license_upgrade_directly(url: str, batch_size: int) -> None:
+    """The revision's upgrade() with another batch size, in one committed transaction."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    module = script_directory().get_revision(LICENSES).module
+    engine = migration_engine(url)
+    original = module.BATCH_SIZE
+    module.BATCH_SIZE = batch_size
+    try:
+        with (
+            engine.begin() as connection,
+            Operations.context(MigrationContext.configure(connection)),
+        ):
+            module.upgrade()
+    finally:
+        module.BATCH_SIZE = original
+        engine.dispose()
+
+
+def test_license_classifiers_are_linked_in_batches_idempotently_and_reversibly(
+    data_database_url,
+):
+    url = data_database_url
+    downgrade(url, revision_before(LICENSES))
+    links_before = set(query(url, LINKS))
+    upgrade_at(url, LICENSES)
+    links_after = set(query(url, LINKS))
+    journal = query(
+        url, "SELECT package_name, action FROM journals WHERE action LIKE 'add classifier %'"
+    )
+    prefix, marker = "add classifier ", f" (inferred from the license text by migration {LICENSES})"
+    assert all(action.startswith(prefix) and action.endswith(marker) for _, action in journal)
+    assert sorted((n, a[len(prefix) : -len(marker)]) for n, a in journal) == ADDED
+    assert len(links_after - links_before) == len(ADDED)
+    # Each change got a serial, as any change to a project does.
+    serials = dict(query(url, "SELECT name, last_serial FROM packages"))
+    newest = dict(query(url, "SELECT package_name, MAX(id) FROM journals GROUP BY package_name"))
+    for name, _ in ADDED:
+        assert serials[name] == newest[name]
+
+    # Idempotent: running it again adds nothing.
+    _run_license_upgrade_directly(url, batch_size=500)
+    assert set(query(url, LINKS)) == links_after
+    assert len(query(url, "SELECT id FROM journals WHERE action LIKE 'add classifier %'")) == 5
+
+    # Precise reversal: exactly the links it added go, with their journal entries.
+    downgrade(url, revision_before(LICENSES))
+    assert set(query(url, LINKS)) == links_before
+    assert query(url, "SELECT COUNT(*) FROM journals WHERE action LIKE 'add classifier %'") == [
+        (0,)
+    ]
+
+    # Batches of 2 and of 1 package reach the same result as one batch.
+    for batch_size in (2, 1):
+        _run_license_upgrade_directly(url, batch_size)
+        assert set(query(url, LINKS)) == links_after
+        stamp(url, LICENSES)
+        downgrade(url, revision_before(LICENSES))
+        assert set(query(url, LINKS)) == links_before
+    upgrade_at(url, "head")
+
+
+def test_license_text_normalisation():
+    module = script_directory().get_revision(LICENSES).module
+    mit = ("License :: OSI Approved :: MIT License",)
+    assert module.classifiers_for("MIT") == mit
+    assert module.classifiers_for("The MIT License") == mit
+    assert module.classifiers_for("MIT License\n\nCopyright (c) 2020 Someone") == mit
+    assert module.classifiers_for("  mit licence ") == mit
+    assert module.classifiers_for("Apache License, Version 2.0") == (
+        "License :: OSI Approved :: Apache Software License",
+    )
+    assert module.classifiers_for("Apache 2.0") == (
+        "License :: OSI Approved :: Apache Software License",
+    )
+    assert module.classifiers_for("GPLv3") == (
+        "License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
+    )
+    assert module.classifiers_for("BSD-3-Clause") == ("License :: OSI Approved :: BSD License",)
+    assert len(module.classifiers_for("MIT OR Apache-2.0")) == 2
+    assert module.classifiers_for("Proprietary") == ()
+    assert module.classifiers_for("") == ()
+    assert module.classifiers_for(None) == ()
+
+
+def test_offline_sql_for_postgres_has_the_ddl():
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "alembic"),
+            "-x",
+            "db_url=postgresql+psycopg://offline@db.invalid/pypi_web",
+            "upgrade",
+            "head",
+            "--sql",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYPI_WEB_INI": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    sql = result.stdout
+    assert "CREATE TABLE alembic_version" in sql
+    assert "CREATE TABLE packages (" in sql
+    assert "ALTER TABLE packages ADD COLUMN homepage_url TEXT;" in sql
+    assert "ALTER TABLE packages DROP COLUMN home_page;" in sql
+    assert "CREATE TABLE audit_events (" in sql
+    assert "ALTER TABLE packages ADD COLUMN last_updated TIMESTAMP WITH TIME ZONE;" in sql
+    assert "ALTER TABLE packages ALTER COLUMN last_updated SET NOT NULL;" in sql
+    assert "CREATE INDEX ix_packages_last_updated ON packages (last_updated);" in sql
+    assert "-- fd53010c18f5 is a data migration" in sql
+    # A transaction per revision, each stamping its own version.
+    assert sql.count("BEGIN;") == sql.count("COMMIT;") >= len(revisions_base_to_head())
+    assert f"UPDATE alembic_version SET version_num='{head_revision()}'" in sql
