@@ -196,9 +196,8 @@ def dbsession(app, tm):
     return get_tm_session(app.registry["dbsession_factory"], tm)
 
 
-@pytest.fixture
-def testapp(app, tm, dbsession) -> webtest.TestApp:
-    """The app, every request sharing the test's rolled-back transaction."""
+def client_in_transaction(app, tm, dbsession) -> webtest.TestApp:
+    """A WebTest client whose requests all share the test's rolled-back transaction."""
     return webtest.TestApp(
         app,
         extra_environ={
@@ -208,6 +207,12 @@ def testapp(app, tm, dbsession) -> webtest.TestApp:
             "app.dbsession": dbsession,
         },
     )
+
+
+@pytest.fixture
+def testapp(app, tm, dbsession) -> webtest.TestApp:
+    """The app, every request sharing the test's rolled-back transaction."""
+    return client_in_transaction(app, tm, dbsession)
 
 
 class QueryCounter:
@@ -277,12 +282,4 @@ def make_user(dbsession):
 @pytest.fixture
 def second_browser(app, tm, dbsession) -> webtest.TestApp:
     """A second client with its own cookies, in the same rolled-back transaction as ``testapp``."""
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
+    return client_in_transaction(app, tm, dbsession)

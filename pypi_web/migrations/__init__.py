@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -70,36 +70,18 @@ def head_revision(script_location: str | os.PathLike | None = None) -> str:
     return heads[0]
 
 
-def _sqlite_transactional_ddl(engine: Engine) -> None:
-    """Let SQLite DDL run inside a transaction.
-
-    Python's sqlite3 module commits implicitly before DDL, so a migration that
-    failed half-way would leave a half-migrated schema. Taking over BEGIN
-    ourselves makes every statement, DDL included, part of the transaction.
-    """
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, connection_record):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # Batch mode copies and drops tables; foreign keys must not fire
-        # while it does (and the pragma is a no-op inside a transaction).
-        cursor.execute("PRAGMA foreign_keys=OFF")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def migration_engine(url: str) -> Engine:
     """An engine suited to running migrations on ``url``."""
     from sqlalchemy.pool import NullPool
 
+    from pypi_web.models import use_explicit_sqlite_transactions
+
     engine = create_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
-        _sqlite_transactional_ddl(engine)
+        # DDL inside the transaction, so a failed revision rolls back whole;
+        # IMMEDIATE takes the write lock up front. Batch mode copies and drops
+        # tables, so foreign keys must not fire while it does.
+        use_explicit_sqlite_transactions(engine, begin="BEGIN IMMEDIATE", foreign_keys=False)
     return engine
 
 
