@@ -1,9 +1,11 @@
 """pypi_web: a package index web site in the style of pypi.org."""
 
 from pyramid.config import Configurator
+from pyramid.settings import asbool
 
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
+from .templating import precompile_templates
 
 
 def main(global_config, **settings):
@@ -30,4 +32,7 @@ def main(global_config, **settings):
         config.include(".legacy")
         config.include(".manage")
         config.scan()
-    return config.make_wsgi_app()
+    app = config.make_wsgi_app()
+    if asbool(settings.get("templates.precompile")):
+        precompile_templates(config.registry)
+    return app
