@@ -17,3 +17,8 @@ def includeme(config):
     config.add_route("classifiers", "/classifiers/")
     config.add_route("favicon", "/favicon.ico")
     config.add_subscriber(add_template_helpers, BeforeRender)
+
+    from .services import StatsCache
+
+    max_age = float(config.get_settings().get("site.stats_cache_seconds", 0))
+    config.registry["site_stats_cache"] = StatsCache(max_age)

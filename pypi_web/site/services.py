@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,31 @@ def site_stats(dbsession: Session) -> dict[str, int]:
         )
     ).one()
     return dict(zip(("packages", "releases", "files", "users"), counts, strict=True))
+
+
+class StatsCache:
+    """The home page's counts, recomputed at most every ``max_age`` seconds.
+
+    Counting whole tables costs time proportional to their size (Postgres has
+    no cheap exact count), so a big index would pay it on every home page
+    view; counts a minute old are fine there. ``max_age`` 0 counts every time.
+    """
+
+    def __init__(self, max_age: float):
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._value: dict[str, int] | None = None
+        self._computed_at = 0.0
+
+    def get(self, dbsession: Session) -> dict[str, int]:
+        if self.max_age <= 0:
+            return site_stats(dbsession)
+        with self._lock:
+            fresh = time.monotonic() - self._computed_at < self.max_age
+            if self._value is None or not fresh:
+                self._value = site_stats(dbsession)
+                self._computed_at = time.monotonic()
+            return self._value
 
 
 def _prefix_range(top_level: str):

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def home(request):
     dbsession = request.dbsession
     return {
-        "stats": services.site_stats(dbsession),
+        "stats": request.registry["site_stats_cache"].get(dbsession),
         "new_releases": packaging_services.newest_releases(dbsession),
         "new_packages": packaging_services.newest_packages(dbsession),
     }

@@ -50,3 +50,22 @@ def test_classifier_ranges_are_exact(dbsession):
     assert "License :: Z Newest" in names
     assert "License :: Unused By Anyone" not in names
     assert not {"License", "Licenses :: Not A Real Tree", "License :; Odd"} & set(names)
+
+
+def test_stats_cache_recounts_only_when_stale(dbsession, monkeypatch):
+    cache = services.StatsCache(max_age=60)
+    first = cache.get(dbsession)
+    dbsession.add(User(username="cached", username_lower="cached"))
+    dbsession.flush()
+    assert cache.get(dbsession) == first  # within max_age: the cached counts
+    clock = services.time.monotonic() + 61
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock)
+    assert cache.get(dbsession)["users"] == first["users"] + 1
+
+
+def test_stats_cache_with_no_max_age_counts_every_time(dbsession):
+    cache = services.StatsCache(max_age=0)
+    before = cache.get(dbsession)["users"]
+    dbsession.add(User(username="uncached", username_lower="uncached"))
+    dbsession.flush()
+    assert cache.get(dbsession)["users"] == before + 1
