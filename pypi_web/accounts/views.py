@@ -47,6 +47,13 @@ def record(request, tag: str, **kwargs) -> None:
     event.created = utcnow()
 
 
+def log_in(request, user) -> None:
+    """Start ``user``'s session, recording the login (it also resets their failure count)."""
+    record(request, throttle.LOGIN, user=user)
+    user.last_login = utcnow()
+    security.login(request, user)
+
+
 def no_store(request) -> None:
     # Pages with account details (or a token secret) must not be cached anywhere.
     request.response.cache_control = "no-store"
@@ -83,9 +90,7 @@ def register(request):
         display_name=form.values["display_name"] or None,
     )
     record(request, "account:register", user=user)
-    record(request, throttle.LOGIN, user=user)
-    user.last_login = utcnow()
-    security.login(request, user)
+    log_in(request, user)
     request.session.flash(f"Welcome, {user.username}! Your account is ready.", "success")
     return HTTPSeeOther(request.route_path("account"))
 
@@ -132,9 +137,7 @@ def login(request):
         # account: the page must not tell which usernames exist.
         return {**values, "error": "The username or password is not correct."}
 
-    record(request, throttle.LOGIN, user=user)
-    user.last_login = utcnow()
-    security.login(request, user)
+    log_in(request, user)
     return HTTPSeeOther(next_url)
 
 
