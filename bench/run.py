@@ -205,6 +205,19 @@ def process_tree_rss(pid: int) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class Setup:
+    """How the site is served: processes (of ``--threads`` threads each), page cache on or off."""
+
+    name: str
+    processes: int
+    page_cache: bool = True
+
+    @property
+    def serve_args(self) -> list[str]:
+        return [] if self.page_cache else ["--no-page-cache"]
+
+
 class Server:
     def __init__(self, python: str, args: list[str], processes: int, threads: int):
         self.port = free_port()
@@ -294,7 +307,9 @@ class Measurement:
     note: str = ""
 
 
-def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+def wrk(
+    url: str, seconds: float, connections: int, headers: dict[str, str], script: Path | None = None
+) -> dict:
     cmd = [
         "wrk",
         "--latency",
@@ -307,6 +322,8 @@ def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> 
     ]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     result = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
@@ -355,7 +372,7 @@ def measure(
         setattr(m, key, value)
     m.peak_rss_mb = server.peak_rss / 2**20
     log(
-        f"{m.setup:<10} {m.backend:<10} {m.packages:>7,} {m.page:<14} "
+        f"{m.setup:<12} {m.backend:<10} {m.packages:>7,} {m.page:<14} "
         f"{m.rps:8.0f} rps  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms"
     )
     return m
@@ -401,6 +418,77 @@ def peer_directory(workdir: Path, targets: dict[str, str], others: int = 50) -> 
     return directory
 
 
+# ---- the memory run -------------------------------------------------------------
+
+
+def soak_paths(ds: Dataset, projects: int = 5000) -> list[str]:
+    """Many different pages, as real traffic asks for: fills (and churns) the page cache."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ds.url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT normalized_name, summary FROM packages ORDER BY random() LIMIT :n"),
+            {"n": projects},
+        ).all()
+    engine.dispose()
+    paths = []
+    for name, summary in rows:
+        paths += [f"/project/{name}/", f"/simple/{name}/", f"/pypi/{name}/json"]
+        words = [w for w in re.findall(r"[a-z]+", (summary or "").lower()) if len(w) > 3]
+        if len(words) >= 2 and len(paths) % 5 == 0:
+            paths.append(f"/search/?q={words[0]}+{words[1]}")
+    return paths
+
+
+def wrk_script(paths: list[str], directory: Path) -> Path:
+    """A wrk Lua script asking for a random one of ``paths`` each time."""
+    script = directory / "soak.lua"
+    listed = ",\n".join(json.dumps(p) for p in paths)
+    script.write_text(
+        f"local paths = {{\n{listed}\n}}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        '  return wrk.format("GET", paths[math.random(#paths)])\n'
+        "end\n",
+        encoding="utf-8",
+    )
+    return script
+
+
+def memory_run(python, ds, setup, threads, seconds, connections, workdir) -> dict:
+    paths = soak_paths(ds)
+    script = wrk_script(paths, workdir)
+    log(
+        f"memory run: {seconds:.0f} s of {len(paths):,} different pages on "
+        f"{ds.backend} {ds.packages:,} ({setup.name})"
+    )
+    with Server(python, ["--db-url", ds.url, *setup.serve_args], setup.processes, threads) as s:
+        wrk(s.url("/"), 5, connections, {}, script)  # warm-up
+        with s.sampling():
+            result = wrk(s.url("/"), seconds, connections, {}, script)
+        start = s.samples[0][0]
+        by_minute = {}
+        for moment, rss in s.samples:
+            by_minute[int((moment - start) // 60)] = rss / 2**20
+        rss = [r for _, r in s.samples]
+    return {
+        "seconds": seconds,
+        "pages": len(paths),
+        "setup": setup.name,
+        "backend": ds.backend,
+        "packages": ds.packages,
+        "rps": result["rps"],
+        "p99_ms": result["p99_ms"],
+        "bad_responses": result["bad_responses"],
+        "first_mb": rss[0] / 2**20,
+        "last_mb": rss[-1] / 2**20,
+        "peak_mb": max(rss) / 2**20,
+        # RSS at the end of each minute: flat is what matters, not the level.
+        "minutes_mb": [round(by_minute[m]) for m in sorted(by_minute)],
+    }
+
+
 # ---- alembic ----------------------------------------------------------------
 
 
@@ -438,12 +526,16 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
         f"setups: {meta['setups']}",
         "",
     ]
+    # A set-up without the page cache is held to the hello-world of its process count.
+    hello_of = meta["hello_setup"]
     hello = {m.setup: m for m in results if m.page == "hello world"}
     peer = {m.setup: m for m in results if m.page == "pypiserver"}
+    hello = {name: hello[of] for name, of in hello_of.items() if of in hello}
+    peer = {name: peer[of] for name, of in hello_of.items() if of in peer}
     small, big = min(meta["sizes"]), max(meta["sizes"])
     by_key = {(m.setup, m.backend, m.packages, m.page): m for m in results}
     header = (
-        f"{'setup':<10} {'backend':<10} {'packages':>8} {'page':<14} {'req/s':>8} "
+        f"{'setup':<12} {'backend':<10} {'packages':>8} {'page':<14} {'req/s':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'/hello':>6} {'/peer':>6} {'big/sm':>6} {'RSS MB':>7}"
     )
     lines += [header, "-" * len(header)]
@@ -457,7 +549,7 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
             base = by_key.get((m.setup, m.backend, small, m.page))
             vs_small = ratio(m.rps, base.rps) if base else "-"
         lines.append(
-            f"{m.setup:<10} {m.backend:<10} {m.packages:>8,} {m.page:<14} {m.rps:>8.0f} "
+            f"{m.setup:<12} {m.backend:<10} {m.packages:>8,} {m.page:<14} {m.rps:>8.0f} "
             f"{m.p50_ms:>7.1f} {m.p99_ms:>7.1f} {vs_hello:>6} {vs_peer:>6} {vs_small:>6} "
             f"{m.peak_rss_mb:>7.0f}"
             + (f"  {m.note}" if m.note else "")
@@ -483,11 +575,14 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
         )
     if meta.get("soak"):
         s = meta["soak"]
-        lines.append(
-            f"memory over a {s['seconds']:.0f} s run of {s['page']} ({s['setup']}, "
-            f"{s['backend']}): RSS {s['first_mb']:.0f} MB after warm-up, "
-            f"{s['last_mb']:.0f} MB at the end, peak {s['peak_mb']:.0f} MB"
-        )
+        lines += [
+            f"memory: {s['seconds']:.0f} s of {s['pages']:,} different pages at random "
+            f"({s['setup']}, {s['backend']} {s['packages']:,}; {s['rps']:.0f} req/s, "
+            f"p99 {s['p99_ms']:.1f} ms, {s['bad_responses']} bad responses)",
+            f"        RSS {s['first_mb']:.0f} MB after warm-up, {s['last_mb']:.0f} MB at the end, "
+            f"peak {s['peak_mb']:.0f} MB; at each minute: "
+            + ", ".join(f"{mb} MB" for mb in s["minutes_mb"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -521,7 +616,13 @@ def main() -> int:
     seconds = args.seconds or (3 if args.quick else 10)
     soak = args.soak if args.soak is not None else (0 if args.quick else 300)
     backends = args.backends.split(",")
-    setups = {"waitress": 1, f"waitressx{args.processes}": args.processes}
+    many = args.processes
+    setups = [
+        Setup("waitress", 1),
+        Setup(f"waitressx{many}", many),
+        # Every page made afresh: what a first view (a page not yet cached) costs.
+        Setup(f"x{many}-nocache", many, page_cache=False),
+    ]
     args.workdir.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -532,11 +633,17 @@ def main() -> int:
         "seconds": seconds,
         "sizes": sizes,
         "setups": ", ".join(
-            f"{name} ({n} process{'es' if n > 1 else ''} x {args.threads} threads"
-            + (", SO_REUSEPORT" if n > 1 else "")
+            f"{s.name} ({s.processes} process{'es' if s.processes > 1 else ''} x "
+            f"{args.threads} threads"
+            + (", SO_REUSEPORT" if s.processes > 1 else "")
+            + ("" if s.page_cache else ", page cache off")
             + ")"
-            for name, n in setups.items()
+            for s in setups
         ),
+        # Hello-world and pypiserver run once per process count.
+        "hello_setup": {
+            s.name: next(h.name for h in setups if h.processes == s.processes) for s in setups
+        },
         "generate": [],
     }
     datasets = []
@@ -555,38 +662,26 @@ def main() -> int:
     peer = peer_python()
     peer_dir = peer_directory(args.workdir, datasets[0].targets)
     peer_name = datasets[0].targets["name"]
-    for setup, processes in setups.items():
-        with Server(python, ["--hello"], processes, args.threads) as server:
-            m = Measurement(setup, "-", 0, "hello world", "/")
-            results.append(measure(server, m, seconds, args.connections))
-        with Server(peer, ["--peer", str(peer_dir)], processes, args.threads) as server:
-            m = Measurement(setup, "files", 0, "pypiserver", f"/simple/{peer_name}/")
-            results.append(measure(server, m, seconds, args.connections))
+    for setup in setups:
+        if meta["hello_setup"][setup.name] == setup.name:
+            with Server(python, ["--hello"], setup.processes, args.threads) as server:
+                m = Measurement(setup.name, "-", 0, "hello world", "/")
+                results.append(measure(server, m, seconds, args.connections))
+            with Server(peer, ["--peer", str(peer_dir)], setup.processes, args.threads) as server:
+                m = Measurement(setup.name, "files", 0, "pypiserver", f"/simple/{peer_name}/")
+                results.append(measure(server, m, seconds, args.connections))
         for ds in datasets:
-            with Server(python, ["--db-url", ds.url], processes, args.threads) as server:
+            serve_args = ["--db-url", ds.url, *setup.serve_args]
+            with Server(python, serve_args, setup.processes, args.threads) as server:
                 for page, path, headers in pages(ds.targets):
-                    m = Measurement(setup, ds.backend, ds.packages, page, path)
+                    m = Measurement(setup.name, ds.backend, ds.packages, page, path)
                     results.append(measure(server, m, seconds, args.connections, headers))
 
     if soak:
         ds = max(datasets, key=lambda d: (d.packages, d.backend == "postgresql"))
-        setup, processes = list(setups.items())[-1]
-        path = f"/project/{ds.targets['name']}/"
-        log(f"memory run: {soak:.0f} s of {path} on {ds.backend} {ds.packages:,}")
-        with Server(python, ["--db-url", ds.url], processes, args.threads) as server:
-            wrk(server.url(path), 2, args.connections, {})
-            with server.sampling():
-                wrk(server.url(path), soak, args.connections, {})
-            rss = [r for _, r in server.samples]
-            meta["soak"] = {
-                "seconds": soak,
-                "page": path,
-                "setup": setup,
-                "backend": ds.backend,
-                "first_mb": rss[0] / 2**20,
-                "last_mb": rss[-1] / 2**20,
-                "peak_mb": max(rss) / 2**20,
-            }
+        meta["soak"] = memory_run(
+            python, ds, setups[1], args.threads, soak, args.connections, args.workdir
+        )
 
     alembic = []
     if not args.no_alembic:

@@ -1,6 +1,6 @@
 """Serve pypi_web (or a hello-world Pyramid app) with waitress, for bench/run.py.
 
-    python bench/serve.py --db-url URL --port 8100 [--processes 2] [--threads 4]
+    python bench/serve.py --db-url URL --port 8100 [--processes 2] [--threads 4] [--no-page-cache]
     python bench/serve.py --hello --port 8101 [--processes 2]
     bench/.venv-peer/bin/python bench/serve.py --peer DIR --port 8102
 
@@ -19,8 +19,11 @@ import signal
 import socket
 import sys
 import tempfile
+from pathlib import Path
 
 import waitress
+
+PRODUCTION_INI = Path(__file__).resolve().parent.parent / "production.ini"
 
 
 def hello_app():
@@ -36,23 +39,21 @@ def hello_app():
     return config.make_wsgi_app()
 
 
-def site_app(db_url: str):
+def site_app(db_url: str, page_cache: bool = True):
+    # production.ini as deployed: its settings (page cache, precompiled
+    # templates, the counts' cache), with the database, file directory and
+    # secret from the environment as pypi_web.config reads them.
+    from pyramid.paster import get_appsettings
+
     from pypi_web import main
 
-    return main(
-        {},
-        **{
-            "sqlalchemy.url": db_url,
-            "pyramid.reload_templates": "false",
-            "pyramid.debug_authorization": "false",
-            "pyramid.debug_notfound": "false",
-            "pyramid.debug_routematch": "false",
-            "session.secret": "benchmark-only-session-secret-0123456789",
-            "files.storage_dir": tempfile.mkdtemp(prefix="pypi-web-bench-files-"),
-            # One pool per process: as many connections as waitress threads.
-            "sqlalchemy.pool_size": "8",
-        },
-    )
+    os.environ["PYPI_WEB_DATABASE_URL"] = db_url
+    os.environ["PYPI_WEB_FILES_DIR"] = tempfile.mkdtemp(prefix="pypi-web-bench-files-")
+    os.environ["PYPI_WEB_SECRET"] = "benchmark-only-session-secret-0123456789"
+    settings = dict(get_appsettings(str(PRODUCTION_INI), "main"))
+    if not page_cache:
+        settings["page_cache.max_bytes"] = "0"
+    return main({"__file__": str(PRODUCTION_INI), "here": str(PRODUCTION_INI.parent)}, **settings)
 
 
 def peer_app(directory: str):
@@ -91,7 +92,7 @@ def serve(args) -> None:
     elif args.peer:
         app = peer_app(args.peer)
     else:
-        app = site_app(args.db_url)
+        app = site_app(args.db_url, page_cache=not args.no_page_cache)
     waitress.serve(
         app,
         sockets=[listening_socket(args.port)],
@@ -110,6 +111,9 @@ def main() -> None:
     parser.add_argument("--peer", metavar="DIR", help="serve DIR with pypiserver instead")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument(
+        "--no-page-cache", action="store_true", help="every page made afresh (a first view)"
+    )
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     if not (args.hello or args.peer or args.db_url):

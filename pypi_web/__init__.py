@@ -3,6 +3,7 @@
 from pyramid.config import Configurator
 from pyramid.settings import asbool
 
+from . import page_cache
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
 from .templating import precompile_templates
@@ -24,6 +25,8 @@ def main(global_config, **settings):
         config.include(".migrations")
         # Security headers, input sanity and CSRF first: they apply to every route.
         config.include(".security")
+        # Rendered pages, served again while their serial is unchanged.
+        config.include(".page_cache")
         config.include(".site")
         config.include(".packaging")
         config.include(".search")
@@ -35,4 +38,4 @@ def main(global_config, **settings):
     app = config.make_wsgi_app()
     if asbool(settings.get("templates.precompile")):
         precompile_templates(config.registry)
-    return app
+    return page_cache.wrap(app)

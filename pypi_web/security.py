@@ -215,9 +215,11 @@ def ascii_location(response) -> None:
 
 
 def add_security_headers(request, response) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        if name not in response.headers:
-            response.headers[name] = value
+    # One pass over the header list (WebOb's per-header set scans it each time).
+    present = {name.lower() for name, _ in response.headerlist}
+    response.headerlist.extend(
+        (name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present
+    )
     if request.scheme == "https":
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     if "session" in request.__dict__:

@@ -215,6 +215,22 @@ def testapp(app, tm, dbsession) -> webtest.TestApp:
     return client_in_transaction(app, tm, dbsession)
 
 
+PAGE_CACHE_BYTES = 4 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def cached_app(dbengine, app_settings):
+    """The app with the page cache on, as production.ini has it."""
+    return main({}, dbengine=dbengine, **app_settings, **{"page_cache.max_bytes": PAGE_CACHE_BYTES})
+
+
+@pytest.fixture
+def cached_testapp(cached_app, tm, dbsession) -> webtest.TestApp:
+    """Like ``testapp``, through the page cache (emptied first)."""
+    cached_app.registry["page_cache"].clear()
+    return client_in_transaction(cached_app, tm, dbsession)
+
+
 class QueryCounter:
     def __init__(self):
         self.statements: list[str] = []

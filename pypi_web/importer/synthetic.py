@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from pypi_web.models import Classifier, Package, Release, ReleaseFile
+from pypi_web.models import Classifier, JournalEntry, Package, Release, ReleaseFile
 from pypi_web.packaging import versions as pep440
 
 from .cli import Refusal, database_url, open_database, upgrade_hint
@@ -371,6 +371,7 @@ class Batch:
     releases: list[tuple] = field(default_factory=list)
     files: list[tuple] = field(default_factory=list)
     links: list[tuple] = field(default_factory=list)
+    journals: list[tuple] = field(default_factory=list)
 
 
 PACKAGE_COLUMNS = [
@@ -418,7 +419,9 @@ FILE_COLUMNS = [
     "url",
 ]
 LINK_COLUMNS = ["package_id", "classifier_id"]
-TIMESTAMPS = {"created", "last_updated", "upload_time"}
+# One "new release" entry per release, as PyPI journals them: the serials behind ETags.
+JOURNAL_COLUMNS = ["id", "package_name", "version", "action", "submitted_at"]
+TIMESTAMPS = {"created", "last_updated", "upload_time", "submitted_at"}
 JSON_COLUMNS = {"project_urls"}
 
 
@@ -512,7 +515,7 @@ class Generator:
         self.seed = seed
         self.names = NameMaker(self.rng, taken)
         self.classifier_ids = classifier_ids
-        self.next_package, self.next_release, self.next_file = start_ids
+        self.next_package, self.next_release, self.next_file, self.next_serial = start_ids
 
     def summary(self) -> str:
         rng = self.rng
@@ -612,6 +615,8 @@ class Generator:
                 )
                 self.next_file += 1
             moment = upload
+            batch.journals.append((self.next_serial, display, version, "new release", moment))
+            self.next_serial += 1
         keywords = ",".join(rng.sample(WORDS, 3))
         batch.packages.append(
             (
@@ -629,7 +634,7 @@ class Generator:
                 {"Source": f"https://example.org/{normalized}/source"},
                 requires_python,
                 created,
-                0,
+                self.next_serial - 1,
                 moment,
             )
         )
@@ -637,11 +642,16 @@ class Generator:
             batch.links.append((package_id, self.classifier_ids[classifier]))
 
 
-def _start_ids(connection: Connection) -> tuple[int, int, int]:
+def _start_ids(connection: Connection) -> tuple[int, int, int, int]:
     def next_id(column) -> int:
         return (connection.execute(select(func.max(column))).scalar() or 0) + 1
 
-    return next_id(Package.id), next_id(Release.id), next_id(ReleaseFile.id)
+    return (
+        next_id(Package.id),
+        next_id(Release.id),
+        next_id(ReleaseFile.id),
+        next_id(JournalEntry.id),
+    )
 
 
 def _classifier_ids(connection: Connection, wanted: set[str]) -> dict[str, int]:
@@ -706,12 +716,18 @@ class Writer:
     def finish(self) -> None:
         if self.postgres:
             # Ids were assigned here: move the sequences past them.
-            for table in ("packages", "releases", "release_files"):
+            for table in ("packages", "releases", "release_files", "journals"):
                 self.connection.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
-            for table in ("packages", "releases", "release_files", "package_classifiers"):
+            for table in (
+                "packages",
+                "releases",
+                "release_files",
+                "package_classifiers",
+                "journals",
+            ):
                 self.connection.exec_driver_sql(f"ANALYZE {table}")
         else:
             self.connection.exec_driver_sql("ANALYZE")
@@ -747,6 +763,7 @@ def generate(
             writer.write("releases", RELEASE_COLUMNS, batch.releases)
             writer.write("release_files", FILE_COLUMNS, batch.files)
             writer.write("package_classifiers", LINK_COLUMNS, batch.links)
+            writer.write("journals", JOURNAL_COLUMNS, batch.journals)
             counts.packages += len(batch.packages)
             counts.releases += len(batch.releases)
             counts.files += len(batch.files)

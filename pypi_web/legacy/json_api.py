@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from pypi_web.models import Package, Release, ReleaseFile, Role
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.page_cache import PROJECT
 from pypi_web.simple import caching
 from pypi_web.simple.services import file_url, upload_time_iso
 
@@ -206,3 +207,5 @@ def json_release(request):
 def includeme(config):
     config.add_route("json_project", "/pypi/{name}/json")
     config.add_route("json_release", "/pypi/{name}/{version}/json")
+    config.cache_pages("json_project", depends_on=PROJECT)
+    config.cache_pages("json_release", depends_on=PROJECT)

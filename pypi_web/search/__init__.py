@@ -1,5 +1,8 @@
 """Search: /search/?q=<words>&c=<classifier>&page=<n> (classifier browsing links here)."""
 
+from pypi_web.page_cache import INDEX
+
 
 def includeme(config):
     config.add_route("search", "/search/")
+    config.cache_pages("search", depends_on=INDEX)

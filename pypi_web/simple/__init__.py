@@ -1,5 +1,7 @@
 """The simple repository API pip reads (PEP 503, 691, 658, 700, 592), and file downloads."""
 
+from pypi_web.page_cache import PROJECT
+
 
 def includeme(config):
     # Uploaded files: the storage (pypi_web.files) and their download URLs.
@@ -7,3 +9,4 @@ def includeme(config):
     config.add_route("simple_index", "/simple/")
     config.add_route("simple_detail", "/simple/{name}/")
     config.add_route("file", "/files/*subpath")
+    config.cache_pages("simple_detail", depends_on=PROJECT)

@@ -2,6 +2,8 @@
 
 from pyramid.events import BeforeRender
 
+from pypi_web.page_cache import INDEX
+
 from . import helpers
 
 
@@ -22,3 +24,7 @@ def includeme(config):
 
     max_age = float(config.get_settings().get("site.stats_cache_seconds", 0))
     config.registry["site_stats_cache"] = StatsCache(max_age)
+    # The home page also shows the counts, which no journal entry tracks.
+    config.cache_pages("home", depends_on=INDEX, max_age=max_age)
+    config.cache_pages("about", depends_on=INDEX)
+    config.cache_pages("classifiers", depends_on=INDEX)

@@ -103,7 +103,8 @@ def live_server(database_factory, top100_dir, app_settings):
     engine = get_engine({"sqlalchemy.url": url})
     import_top100(engine)
     engine.dispose()
-    app = main({}, **{**app_settings, "sqlalchemy.url": url})
+    # With production's page cache: logging in and out must never show a cached page.
+    app = main({}, **{**app_settings, "sqlalchemy.url": url, "page_cache.max_bytes": "16777216"})
     server = create_server(
         app, host="127.0.0.1", port=0, threads=4, clear_untrusted_proxy_headers=True
     )

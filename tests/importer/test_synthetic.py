@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pypi_web import main as make_app
 from pypi_web.importer import synthetic
-from pypi_web.models import Package, Release, ReleaseFile, package_classifiers
+from pypi_web.models import JournalEntry, Package, Release, ReleaseFile, package_classifiers
 from pypi_web.packaging import versions
 
 PACKAGES, RELEASES, FILES = 200, 1500, 3000
@@ -59,6 +59,16 @@ def test_generates_the_requested_counts(migrated_database_url, session_factory_f
         ordered = [r.version for r in sorted(package.releases, key=lambda r: r.sort_order)]
         assert ordered == sorted(ordered, key=versions.sort_key)
         assert session.scalar(select(func.count()).where(Release.is_prerelease)) > 0
+        # A journal entry per release, and each project's serial is its newest entry.
+        assert count(JournalEntry) == RELEASES
+        newest_entry = dict(
+            session.execute(
+                select(JournalEntry.package_name, func.max(JournalEntry.id)).group_by(
+                    JournalEntry.package_name
+                )
+            ).all()
+        )
+        assert {p.name: p.last_serial for p in session.scalars(select(Package))} == newest_entry
 
 
 def test_same_seed_same_data_and_a_second_run_adds_new_names(

@@ -157,8 +157,10 @@ def live_index(backend, database_factory, tmp_path_factory):
             "sqlalchemy.url": db_url,
             "files.storage_dir": str(storage),
             "session.secret": "test-only-session-secret-0123456789abcdef",
-            # As development.ini and production.ini configure it.
+            # As production.ini configures them: pip must see an upload at once
+            # through the page cache.
             "retry.attempts": "3",
+            "page_cache.max_bytes": "16777216",
         },
     )
     server = create_server(app, host="127.0.0.1", port=0, threads=4)

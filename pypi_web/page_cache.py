@@ -1,0 +1,310 @@
+"""Rendered pages kept in memory and served again while what they show is unchanged.
+
+Every page about a project is a function of the project's serial (its
+``last_serial``, moved on by every journalled change: an upload, a yank, a
+role, an import), and the site-wide pages (home, search, classifiers) of the
+index serial, the newest journal entry. So a response rendered once can be
+handed to the next visitor after one indexed query shows that serial has not
+moved. The check is made against the database on every request, so the
+cache is never stale, even with several server processes each holding its
+own copy: an upload is on ``/simple/<name>/`` for the very next ``pip install``.
+This is the part of pypi.org's CDN (Fastly, purged by serial) a single site
+can do in-process.
+
+A feature marks a route cacheable in its ``includeme``::
+
+    config.cache_pages("project", depends_on=PROJECT)
+    config.cache_pages("home", depends_on=INDEX, max_age=60)
+
+``max_age`` bounds pages that also show something no journal entry tracks
+(the home page's counts, which include users).
+
+It is a WSGI layer in front of Pyramid's router rather than a tween: a hit
+then costs the serial query and a dict lookup, not a Pyramid request, its
+tweens and its session (that would be most of a hit's time). It keeps the
+response exactly as the site sent it, security headers included.
+
+Only anonymous GET requests are served from the cache or fill it: no cookie
+at all (a logged-in visitor, or one holding a form's CSRF session, always gets
+the page made for them), no Authorization header, no conditional or range
+headers (the views answer those with a 304 just as cheaply). Only a 200 with
+its whole body in hand and no Set-Cookie is kept. The key is the whole URL
+(scheme, host, path and query) and the Accept header. The cache is a
+least-recently-used dict bounded in bytes (``page_cache.max_bytes``; 0, the
+default, turns it off, as in development, where templates are edited and
+reloaded).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from pyramid.interfaces import IRoutesMapper
+from sqlalchemy import Engine, bindparam, create_engine, func, select
+from sqlalchemy.exc import DBAPIError
+
+from pypi_web.models import JournalEntry, Package
+from pypi_web.packaging.names import normalize
+
+log = logging.getLogger(__name__)
+
+# What a cached route's pages depend on.
+PROJECT = "project"  # the project named by the route's {name}: its id and last_serial
+INDEX = "index"  # the whole index: the newest journal entry's id
+DEPENDENCIES = (PROJECT, INDEX)
+
+SETTING = "page_cache.max_bytes"
+CACHE_HEADER = "X-Cache"
+# One page may take at most this share of the cache: a huge page would evict everything.
+MAX_ENTRY_SHARE = 16
+# Request headers that make a response personal or conditional.
+BYPASS_HEADERS = (
+    "HTTP_COOKIE",
+    "HTTP_AUTHORIZATION",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_RANGE",
+)
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    dependency: tuple
+    expires: float | None
+    status: str
+    headerlist: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        # The body plus a rough figure for the headers and the objects around them.
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headerlist) + 400
+
+
+class PageCache:
+    """A byte-bounded LRU of rendered pages; safe to share between threads."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // MAX_ENTRY_SHARE
+        self._entries: OrderedDict[tuple, CachedPage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def get(self, key: tuple, dependency: tuple) -> CachedPage | None:
+        with self._lock:
+            page = self._entries.get(key)
+            if (
+                page is not None
+                and page.dependency == dependency
+                and (page.expires is None or time.monotonic() < page.expires)
+            ):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return page
+            self.misses += 1
+            return None
+
+    def put(self, key: tuple, page: CachedPage) -> None:
+        size = page.size
+        if size > self.max_entry_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._entries[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
+
+
+class SerialReader:
+    """The two serial queries, run straight on a DBAPI cursor.
+
+    A hit costs little more than this query, so it skips what a page's own
+    queries go through: no ORM session, no transaction (an engine of its own
+    in autocommit: one round trip to Postgres, not BEGIN, SELECT, ROLLBACK),
+    statements compiled once.
+    """
+
+    def __init__(self, engine: Engine):
+        # As many kept connections as the site's own pool: opening one per
+        # request (an SQLite file re-reads its schema) would cost more than the query.
+        size = getattr(engine.pool, "size", lambda: 5)()
+        self.engine = create_engine(
+            engine.url, isolation_level="AUTOCOMMIT", pool_size=size, max_overflow=size
+        )
+        self._statements = {
+            PROJECT: select(Package.id, Package.last_serial).where(
+                Package.normalized_name == bindparam("name")
+            ),
+            INDEX: select(func.max(JournalEntry.id)),
+        }
+        self._compiled = {kind: self._compile(s) for kind, s in self._statements.items()}
+
+    def _compile(self, statement) -> tuple[str, tuple[str, ...] | None]:
+        compiled = statement.compile(dialect=self.engine.dialect)
+        return str(compiled), (tuple(compiled.positiontup) if compiled.positional else None)
+
+    def current(self, environ, kind: str, matchdict: dict) -> tuple | None:
+        """The serial a route's pages depend on now, or None when there is none to check."""
+        params = {"name": normalize(matchdict.get("name", ""))} if kind == PROJECT else {}
+        # Tests hand each request their own (uncommitted) transaction: read through it.
+        session = environ.get("app.dbsession")
+        if session is not None:
+            row = session.execute(self._statements[kind], params).first()
+        else:
+            sql, order = self._compiled[kind]
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(sql, tuple(params[k] for k in order) if order else params)
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()
+        if row is None:
+            return None
+        # An index with no journal entry yet has the serial None: still a serial.
+        return (kind, *row)
+
+
+def _path(environ) -> str | None:
+    """PATH_INFO as Pyramid decodes it, or None when it is not UTF-8 (left to the site)."""
+    try:
+        return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+class PageCacheMiddleware:
+    """Serves kept pages in front of the Pyramid app ``app``; keeps what it may."""
+
+    def __init__(self, app, cache: PageCache):
+        self.app = app
+        self.registry = app.registry
+        self.cache = cache
+        self.routes: dict[str, tuple[str, float | None]] = app.registry["page_cache_routes"]
+        self.serials = SerialReader(app.registry["dbengine"])
+        # In the router's order: the first route that matches is the one that answers.
+        self.mapper_routes = app.registry.getUtility(IRoutesMapper).get_routes()
+
+    def _cacheable(self, environ) -> tuple[str, float | None, dict] | None:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return None
+        if any(environ.get(name) for name in BYPASS_HEADERS):
+            return None
+        path = _path(environ)
+        if path is None:
+            return None
+        for route in self.mapper_routes:
+            match = route.match(path)
+            if match is not None:
+                if route.name not in self.routes:
+                    return None
+                kind, max_age = self.routes[route.name]
+                return kind, max_age, match
+        return None
+
+    def __call__(self, environ, start_response):
+        cacheable = self._cacheable(environ)
+        if cacheable is None:
+            return self.app(environ, start_response)
+        kind, max_age, match = cacheable
+        try:
+            dependency = self.serials.current(environ, kind, match)
+        except DBAPIError:
+            # The site answers for itself (its error page) when the database is down.
+            log.warning("page cache: the serial could not be read", exc_info=True)
+            return self.app(environ, start_response)
+        if dependency is None:
+            return self.app(environ, start_response)
+        key = (
+            environ.get("wsgi.url_scheme"),
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT", ""),
+        )
+        page = self.cache.get(key, dependency)
+        if page is not None:
+            start_response(page.status, [*page.headerlist, (CACHE_HEADER, "HIT")])
+            return [page.body]
+        return self._fill(environ, start_response, key, dependency, max_age)
+
+    def _fill(self, environ, start_response, key, dependency, max_age):
+        started: list = []
+
+        def capture(status, headerlist, exc_info=None):
+            if exc_info is not None:
+                return start_response(status, headerlist, exc_info)
+            started[:] = [status, headerlist]
+            return lambda data: None  # Pyramid never calls write()
+
+        app_iter = self.app(environ, capture)
+        if not started:  # an error response, already started
+            return app_iter
+        status, headerlist = started
+        storable = (
+            isinstance(app_iter, list)
+            and status.startswith("200 ")
+            and not any(name.lower() == "set-cookie" for name, _ in headerlist)
+        )
+        if storable:
+            body = b"".join(app_iter)
+            self.cache.put(
+                key,
+                CachedPage(
+                    dependency=dependency,
+                    expires=None if max_age is None else time.monotonic() + max_age,
+                    status=status,
+                    headerlist=tuple(headerlist),
+                    body=body,
+                ),
+            )
+            start_response(status, [*headerlist, (CACHE_HEADER, "MISS")])
+            return [body]
+        start_response(status, headerlist)
+        return app_iter
+
+
+def cache_pages(config, route_name: str, depends_on: str, max_age: float | None = None) -> None:
+    """The ``config.cache_pages(route, depends_on=PROJECT|INDEX, max_age=None)`` directive."""
+    if depends_on not in DEPENDENCIES:
+        raise ValueError(f"depends_on must be one of {DEPENDENCIES}, not {depends_on!r}")
+    config.registry.setdefault("page_cache_routes", {})[route_name] = (depends_on, max_age)
+
+
+def includeme(config):
+    config.add_directive("cache_pages", cache_pages)
+    config.registry.setdefault("page_cache_routes", {})
+    max_bytes = int(config.get_settings().get(SETTING, 0) or 0)
+    if max_bytes > 0:
+        config.registry["page_cache"] = PageCache(max_bytes)
+
+
+def wrap(app):
+    """The WSGI app to serve: ``app`` behind the page cache when it is on."""
+    cache = app.registry.get("page_cache")
+    return app if cache is None else PageCacheMiddleware(app, cache)
