@@ -464,7 +464,8 @@ def memory_run(python, ds, setup, threads, seconds, connections, workdir) -> dic
         f"{ds.backend} {ds.packages:,} ({setup.name})"
     )
     with Server(python, ["--db-url", ds.url, *setup.serve_args], setup.processes, threads) as s:
-        wrk(s.url("/"), 5, connections, {}, script)  # warm-up
+        # Warm-up: templates, pools, and the page cache most of the way to its bound.
+        wrk(s.url("/"), max(5.0, seconds / 5), connections, {}, script)
         with s.sampling():
             result = wrk(s.url("/"), seconds, connections, {}, script)
         start = s.samples[0][0]

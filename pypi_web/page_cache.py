@@ -59,6 +59,9 @@ DEPENDENCIES = (PROJECT, INDEX)
 
 SETTING = "page_cache.max_bytes"
 CACHE_HEADER = "X-Cache"
+# Bytes of Python objects per kept page besides its text (tuples, dict slot, key):
+# about 2 kB by tracemalloc, so the bound holds for small pages too.
+ENTRY_OVERHEAD = 2048
 # One page may take at most this share of the cache: a huge page would evict everything.
 MAX_ENTRY_SHARE = 16
 # Request headers that make a response personal or conditional.
@@ -81,8 +84,8 @@ class CachedPage:
 
     @property
     def size(self) -> int:
-        # The body plus a rough figure for the headers and the objects around them.
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headerlist) + 400
+        # The body, the header text, and the Python objects around them and the key.
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headerlist) + ENTRY_OVERHEAD
 
 
 class PageCache:
@@ -94,8 +97,6 @@ class PageCache:
         self._entries: OrderedDict[tuple, CachedPage] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     @property
     def size_bytes(self) -> int:
@@ -118,9 +119,7 @@ class PageCache:
                 and (page.expires is None or time.monotonic() < page.expires)
             ):
                 self._entries.move_to_end(key)
-                self.hits += 1
                 return page
-            self.misses += 1
             return None
 
     def put(self, key: tuple, page: CachedPage) -> None:
