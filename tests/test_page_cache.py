@@ -199,17 +199,20 @@ def page(body: bytes, dependency=("project", 1, 1), expires=None) -> CachedPage:
 
 
 def test_cache_is_bounded_in_bytes_least_recently_used_out():
-    cache = PageCache(max_bytes=16 * 1000)
+    cache = PageCache(max_bytes=160_000)
+    body = b"x" * 3000
     for n in range(5):
-        cache.put(("page", n), page(b"x" * 500))
+        cache.put(("page", n), page(body))
     assert cache.get(("page", 0), ("project", 1, 1)) is not None  # now the most recent
     for n in range(5, 40):
-        cache.put(("page", n), page(b"x" * 500))
-    assert cache.size_bytes <= 16 * 1000
+        cache.put(("page", n), page(body))
+    assert len(cache) < 40
+    assert cache.size_bytes <= 160_000
     assert cache.get(("page", 1), ("project", 1, 1)) is None
+    assert cache.get(("page", 0), ("project", 1, 1)) is None  # used, but long ago
     assert cache.get(("page", 39), ("project", 1, 1)) is not None
     # One page may not take more than a sixteenth of the whole.
-    cache.put(("huge",), page(b"x" * 2000))
+    cache.put(("huge",), page(b"x" * 10_000))
     assert cache.get(("huge",), ("project", 1, 1)) is None
 
 
