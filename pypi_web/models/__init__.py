@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import transaction
 import zope.sqlalchemy
+from pyramid_retry import mark_error_retryable
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
@@ -72,10 +73,26 @@ def use_explicit_sqlite_transactions(
         conn.exec_driver_sql(begin)
 
 
+def retry_when_sqlite_is_locked(engine: Engine) -> None:
+    """Let pyramid_retry run a request again when SQLite refused its write lock.
+
+    Two requests that both read and then write (two uploads at once) can
+    each hold SQLite's shared lock and ask for the write lock; SQLite then
+    fails one at once with "database is locked" instead of waiting (waiting
+    could never end). Run again, it waits its turn behind the other.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _mark_locked_retryable(context):
+        if "database is locked" in str(context.original_exception):
+            mark_error_retryable(context.sqlalchemy_exception)
+
+
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         use_explicit_sqlite_transactions(engine)
+        retry_when_sqlite_is_locked(engine)
     return engine
 
 
