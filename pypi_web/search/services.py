@@ -7,14 +7,16 @@ Relevance comes in tiers, as pypi.org orders them:
    "Flask SQLAlchemy" all find it);
 1. packages whose normalized name starts with it (shortest names first);
 2. full-text matches of every word of the query in name, summary or keywords,
-   ranked by the database (bm25 on SQLite FTS5, ts_rank on Postgres).
+   ranked by the database (bm25 on SQLite FTS5, ts_rank on Postgres, both
+   weighing a word in the name over one in the summary or keywords).
 
 A package found by several tiers is listed once, at its best tier. One
 statement returns the page and the total count (a window count); only a page
 past the end costs a second one, the count alone. Every branch is an index
 lookup: the unique index on normalized_name (an index range for prefixes), the
-FTS5 table or the GIN index (pypi_web/models/search.py), and the
-package_classifiers index for ``?c=``.
+FTS5 table or, on Postgres, the GIN index over the stored documents of the
+``packages_search`` table (pypi_web/models/search.py; ts_rank reads them, it
+does not compute them again), and the package_classifiers index for ``?c=``.
 
 User text never reaches the database as query syntax: the words are
 extracted with a regular expression, each FTS5 term is a quoted string, and
@@ -35,6 +37,7 @@ from sqlalchemy import (
     String,
     bindparam,
     case,
+    column,
     exists,
     func,
     literal,
@@ -46,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from pypi_web.models import Classifier, Package, Release, package_classifiers
-from pypi_web.models.search import SEARCH_TABLE, search_document_pg
+from pypi_web.models.search import PG_RANK_WEIGHTS, SEARCH_TABLE
 
 PAGE_SIZE = 20
 # Deeper pages would make the database sort ever more rows for nobody:
@@ -173,14 +176,17 @@ def _candidates(dialect: str, by_name: bool, by_terms: bool):
             )
             branches.append(select(fts_hits.c.package_id, fts_hits.c.score))
         else:
-            document = search_document_pg()
+            # Not a model: the table is kept by a trigger (models/search.py).
+            documents = table(SEARCH_TABLE, column("package_id"), column("document"))
+            document = documents.c.document
             tsquery = func.plainto_tsquery(
                 literal_column("'english'::regconfig"), bindparam("fts_words", type_=String)
             )
+            rank = func.ts_rank(PG_RANK_WEIGHTS, document, tsquery, type_=Float)
             branches.append(
                 select(
-                    Package.id.label("package_id"),
-                    (3 * TIER_BAND - func.ts_rank(document, tsquery) * 100).label("score"),
+                    documents.c.package_id,
+                    (3 * TIER_BAND - rank * 100).label("score"),
                 ).where(document.op("@@")(tsquery))
             )
     return branches

@@ -37,6 +37,7 @@ from .conftest import (
 
 LAST_UPDATED = "756594532db6"
 LICENSES = "fd53010c18f5"
+SEARCH_DOCUMENTS = "dc9196d0d27e"
 
 
 def schema_of(url: str) -> dict:
@@ -288,6 +289,72 @@ def test_license_text_normalisation():
     assert module.classifiers_for("Proprietary") == ()
     assert module.classifiers_for("") == ()
     assert module.classifiers_for(None) == ()
+
+
+def _search(url: str, words: str) -> list[str]:
+    from sqlalchemy.orm import Session
+
+    from pypi_web.search.services import parse_query, search
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as session:
+            return [hit.name for hit in search(session, parse_query(words), []).hits]
+    finally:
+        engine.dispose()
+
+
+def _search_index_table(url: str) -> str | None:
+    """Postgres: the table ix_packages_search_document is on (None when there is none)."""
+    rows = query(
+        url, "SELECT tablename FROM pg_indexes WHERE indexname = 'ix_packages_search_document'"
+    )
+    return rows[0][0] if rows else None
+
+
+def test_search_documents_are_stored_for_existing_packages_and_reversibly(data_database_url):
+    url = data_database_url
+    postgres = url.startswith("postgresql")
+    downgrade(url, revision_before(SEARCH_DOCUMENTS))
+    if postgres:
+        # b1f1174d23a3's expression index is back, and nothing of the revision is left.
+        assert _search_index_table(url) == "packages"
+        assert query(url, "SELECT to_regclass('packages_search')") == [(None,)]
+        functions = "SELECT count(*) FROM pg_proc WHERE proname = 'packages_search_upsert'"
+        assert query(url, functions) == [(0,)]
+        old_search = (
+            "SELECT name FROM packages WHERE to_tsvector('english'::regconfig, "
+            "coalesce(name, '') || ' ' || replace(normalized_name, '-', ' ') || ' ' || "
+            "coalesce(summary, '') || ' ' || coalesce(keywords, '')) "
+            "@@ plainto_tsquery('english', 'humans')"
+        )
+        assert query(url, old_search) == [("requests",)]
+    # Written at the revision before: the backfill must find it.
+    execute(
+        url,
+        "INSERT INTO packages (name, normalized_name, summary, keywords) "
+        "VALUES ('numbat', 'numbat', 'Termite eater', 'marsupial')",
+    )
+
+    upgrade_at(url, SEARCH_DOCUMENTS)
+    if postgres:
+        assert _search_index_table(url) == "packages_search"
+        assert query(url, "SELECT count(*) FROM packages_search") == query(
+            url, "SELECT count(*) FROM packages"
+        )
+    assert _search(url, "humans") == ["requests"]
+    assert _search(url, "termite marsupial") == ["numbat"]
+    # Kept by the trigger from now on.
+    execute(url, "UPDATE packages SET summary = 'Ant eater' WHERE name = 'numbat'")
+    assert _search(url, "termite") == []
+    assert _search(url, "ant eater") == ["numbat"]
+
+    downgrade(url, revision_before(SEARCH_DOCUMENTS))
+    if postgres:
+        assert _search_index_table(url) == "packages"
+        assert query(url, "SELECT to_regclass('packages_search')") == [(None,)]
+    upgrade_at(url)
+    assert _search(url, "ant eater") == ["numbat"]
 
 
 def test_offline_sql_for_postgres_has_the_ddl():

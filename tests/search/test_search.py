@@ -1,11 +1,11 @@
-"""The search page against the top-100 data, on SQLite (FTS5) and Postgres (GIN tsvector)."""
+"""The search page against the top-100 data, on SQLite (FTS5) and Postgres (stored tsvectors)."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from pypi_web.models import Classifier, Package, package_classifiers
 from pypi_web.search.services import PAGE_SIZE, fts5_match_expression, parse_query
@@ -218,20 +218,37 @@ def test_parse_query_quotes_every_term():
     assert parse_query("a b c d e f g h i j k l").truncated
 
 
-# ---- the index follows the data (triggers on SQLite, expression on Postgres) --
+# ---- the index follows the data (triggers on both backends) ---------------
 
 
-def test_index_follows_inserts_updates_and_deletes(testapp, dbsession):
+def stored_documents(dbsession, package_id: int) -> int | None:
+    """Postgres: the package's rows in packages_search (None on SQLite: FTS5 stores no text)."""
+    connection = dbsession.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    rows = connection.exec_driver_sql(
+        "SELECT count(*) FROM packages_search WHERE package_id = %(id)s", {"id": package_id}
+    )
+    return rows.scalar()
+
+
+def new_package(dbsession, name: str, **columns) -> Package:
     now = datetime.datetime.now(datetime.UTC)
     package = Package(
-        name="Quokka-Tools",
-        normalized_name="quokka-tools",
-        summary="Marsupial utilities",
+        name=name,
+        normalized_name=name.lower().replace(".", "-").replace("_", "-"),
         created=now,
         last_updated=now,
+        **columns,
     )
     dbsession.add(package)
     dbsession.flush()
+    return package
+
+
+def test_index_follows_inserts_updates_and_deletes(testapp, dbsession):
+    package = new_package(dbsession, "Quokka-Tools", summary="Marsupial utilities")
+    assert stored_documents(dbsession, package.id) in (1, None)
     assert names(testapp.get("/search/?q=marsupial", status=200)) == ["Quokka-Tools"]
     assert names(testapp.get("/search/?q=quokka", status=200)) == ["Quokka-Tools"]
 
@@ -240,9 +257,64 @@ def test_index_follows_inserts_updates_and_deletes(testapp, dbsession):
     assert names(testapp.get("/search/?q=marsupial", status=200)) == []
     assert names(testapp.get("/search/?q=wombat", status=200)) == ["Quokka-Tools"]
 
+    package.keywords = "numbat termite"
+    dbsession.flush()
+    assert names(testapp.get("/search/?q=termite", status=200)) == ["Quokka-Tools"]
+    package.keywords = "echidna"
+    dbsession.flush()
+    assert names(testapp.get("/search/?q=termite", status=200)) == []
+    assert names(testapp.get("/search/?q=echidna", status=200)) == ["Quokka-Tools"]
+
+    # A word of the name that no name starts with: found by the full-text tier only.
+    package.name, package.normalized_name = "Bilby-Quoll", "bilby-quoll"
+    dbsession.flush()
+    assert names(testapp.get("/search/?q=quokka", status=200)) == []
+    assert names(testapp.get("/search/?q=quoll", status=200)) == ["Bilby-Quoll"]
+
+    # Other columns, and search columns set to the values they had, change nothing.
+    dbsession.execute(
+        update(Package)
+        .where(Package.id == package.id)
+        .values(description="Not indexed: quagga", summary=Package.summary, name=Package.name)
+    )
+    assert names(testapp.get("/search/?q=quagga", status=200)) == []
+    assert names(testapp.get("/search/?q=wombat+echidna+quoll", status=200)) == ["Bilby-Quoll"]
+
+    package_id = package.id
     dbsession.delete(package)
     dbsession.flush()
     assert names(testapp.get("/search/?q=wombat", status=200)) == []
+    assert names(testapp.get("/search/?q=quoll", status=200)) == []
+    # Postgres: the foreign key's ON DELETE CASCADE took the stored document.
+    assert stored_documents(dbsession, package_id) in (0, None)
+
+
+def test_a_word_in_the_name_outranks_the_same_word_in_the_summary_or_keywords(testapp, dbsession):
+    # None of the names starts with "zorblax": all three are full-text matches.
+    new_package(dbsession, "Alpha-Zorblax", summary="Tools")
+    new_package(dbsession, "Beta-Tools", summary="Zorblax helpers for zorblax users of the zorblax")
+    new_package(dbsession, "Gamma-Tools", summary="Helpers", keywords="zorblax zorblax zorblax")
+    found = names(testapp.get("/search/?q=zorblax", status=200))
+    assert found[0] == "Alpha-Zorblax"
+    assert set(found) == {"Alpha-Zorblax", "Beta-Tools", "Gamma-Tools"}
+
+
+def test_postgres_stores_every_package_s_current_document(dbsession):
+    """Filled by the migration's backfill and the trigger (the import inserts and updates)."""
+    from pypi_web.models.search import pg_document
+
+    connection = dbsession.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("the stored documents are Postgres' (SQLite has its FTS5 table)")
+    new_package(dbsession, "Late-Comer", summary="Inserted by the test", keywords="k")
+    stale = connection.exec_driver_sql(
+        "SELECT packages.name FROM packages "
+        "LEFT JOIN packages_search ON packages_search.package_id = packages.id "
+        f"WHERE packages_search.document IS DISTINCT FROM {pg_document('packages')}"
+    )
+    assert stale.all() == []
+    count = connection.exec_driver_sql("SELECT count(*) FROM packages_search").scalar()
+    assert count == dbsession.scalar(select(func.count()).select_from(Package))
 
 
 # ---- statements and plans -------------------------------------------------
@@ -288,6 +360,12 @@ def test_search_statements_use_indexes(testapp, dbsession, dbengine, url):
         if postgres:
             plan = [r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters)]
             assert not [line for line in plan if "Seq Scan" in line], plan
+            if "q=" in url:
+                # The stored documents' GIN index, not an expression on packages.
+                assert [
+                    line for line in plan if "Index Scan on ix_packages_search_document" in line
+                ]
+                assert "packages_search" in " ".join(plan), plan
         else:
             rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             plan = [row[-1] for row in rows]
@@ -306,8 +384,8 @@ def test_sqlite_search_index_has_a_row_per_package(dbsession):
 
 def test_head_keeps_the_search_index_in_sync(migrated_database_url, session_factory_for):
     """A later revision that recreates packages on SQLite (batch mode) would drop the
-    triggers with the old table; at head they must exist and work."""
-    from pypi_web.models.search import SQLITE_TRIGGER_NAMES
+    triggers with the old table; at head they must exist and work (on Postgres too)."""
+    from pypi_web.models.search import PG_TRIGGER, SQLITE_TRIGGER_NAMES
     from pypi_web.search.services import search
 
     session = session_factory_for(migrated_database_url)()
@@ -317,6 +395,11 @@ def test_head_keeps_the_search_index_in_sync(migrated_database_url, session_fact
                 "SELECT name FROM sqlite_master WHERE type = 'trigger'"
             )
             assert set(SQLITE_TRIGGER_NAMES) <= {row[0] for row in triggers}
+        else:
+            triggers = session.connection().exec_driver_sql(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'packages'::regclass"
+            )
+            assert PG_TRIGGER in {row[0] for row in triggers}
         now = datetime.datetime.now(datetime.UTC)
         session.add(
             Package(
