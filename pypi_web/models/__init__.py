@@ -7,6 +7,9 @@ checks no module is left out).
 
 from __future__ import annotations
 
+import random
+import time
+
 import transaction
 import zope.sqlalchemy
 from pyramid_retry import mark_error_retryable
@@ -85,6 +88,9 @@ def retry_when_sqlite_is_locked(engine: Engine) -> None:
     @event.listens_for(engine, "handle_error")
     def _mark_locked_retryable(context):
         if "database is locked" in str(context.original_exception):
+            # A short random pause first: an immediate retry meets the other
+            # writer still at work (seen on a loaded CI machine, 3 tries in a row).
+            time.sleep(random.uniform(0.05, 0.3))
             mark_error_retryable(context.sqlalchemy_exception)
 
 
