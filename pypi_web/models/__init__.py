@@ -44,6 +44,7 @@ __all__ = [
     "package_classifiers",
     "use_explicit_sqlite_transactions",
     "utcnow",
+    "writer_engine",
 ]
 
 configure_mappers()
@@ -73,7 +74,27 @@ def use_explicit_sqlite_transactions(
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql(begin)
+        conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, begin))
+
+
+# An execution option naming the statement that begins an SQLite transaction.
+SQLITE_BEGIN = "pypi_web_sqlite_begin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """``engine`` for requests that write: on SQLite, they take the write lock first.
+
+    A transaction that reads, then writes, asks for the write lock while
+    holding a read lock; two such requests at once (two uploads) deadlock and
+    SQLite fails one of them at once. BEGIN IMMEDIATE takes the write lock
+    before the first read, so the second writer simply waits its turn
+    (busy_timeout). SQLite has one writer at a time anyway; reads still go
+    on beside it until it commits.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
 
 
 def retry_when_sqlite_is_locked(engine: Engine) -> None:
@@ -128,12 +149,14 @@ def includeme(config):
     config.registry["dbengine"] = engine
     session_factory = get_session_factory(engine)
     config.registry["dbsession_factory"] = session_factory
+    writing_session_factory = get_session_factory(writer_engine(engine))
 
     def dbsession(request):
         # Tests may inject a session bound to their own transaction.
         session = request.environ.get("app.dbsession")
         if session is None:
-            session = get_tm_session(session_factory, request.tm, request=request)
+            factory = session_factory if request.method in SAFE_METHODS else writing_session_factory
+            session = get_tm_session(factory, request.tm, request=request)
         return session
 
     config.add_request_method(dbsession, reify=True)
