@@ -159,11 +159,7 @@ def test_off_unless_configured(testapp, project):
     assert "page_cache" not in testapp.app.registry
 
 
-def test_serials_are_read_from_the_database_of_each_process(
-    migrated_database_url, app_settings, session_factory_for
-):
-    """Two server processes, each with its own cache, on one committed database."""
-    make_session = session_factory_for(migrated_database_url)
+def committed_project(make_session) -> None:
     with make_session() as session:
         package = Package(name=NAME, normalized_name=NAME, summary="First words", last_serial=0)
         session.add(package)
@@ -171,14 +167,29 @@ def test_serials_are_read_from_the_database_of_each_process(
         session.flush()
         journal(session, package, "create")
         session.commit()
-    settings = {**app_settings, "sqlalchemy.url": migrated_database_url}
-    processes = [
-        webtest.TestApp(
-            main({}, **settings, **{"page_cache.max_bytes": "1000000"}),
-            extra_environ={"HTTP_HOST": "localhost"},
-        )
-        for _ in range(2)
-    ]
+
+
+def server_process(database_url: str, app_settings: dict) -> webtest.TestApp:
+    """The site as one server process runs it: its own engine, its own cache."""
+    settings = {**app_settings, "sqlalchemy.url": database_url}
+    return webtest.TestApp(
+        main({}, **settings, **{"page_cache.max_bytes": "1000000"}),
+        extra_environ={"HTTP_HOST": "localhost"},
+    )
+
+
+def shut_down(process: webtest.TestApp) -> None:
+    process.app.serials.dispose()
+    process.app.registry["dbengine"].dispose()
+
+
+def test_serials_are_read_from_the_database_of_each_process(
+    migrated_database_url, app_settings, session_factory_for
+):
+    """Two server processes, each with its own cache, on one committed database."""
+    make_session = session_factory_for(migrated_database_url)
+    committed_project(make_session)
+    processes = [server_process(migrated_database_url, app_settings) for _ in range(2)]
     for process in processes:
         process.get(f"/project/{NAME}/")
         assert cache_state(process.get(f"/project/{NAME}/")) == "HIT"
@@ -191,7 +202,25 @@ def test_serials_are_read_from_the_database_of_each_process(
         changed = process.get(f"/project/{NAME}/")
         assert cache_state(changed) == "MISS"
         assert "Second words" in changed.text and "First words" not in changed.text
-        process.app.registry["dbengine"].dispose()
+        shut_down(process)
+
+
+@pytest.mark.parametrize("path", [f"/project/{NAME}/", "/classifiers/"])
+def test_a_broken_serial_connection_is_replaced(
+    migrated_database_url, app_settings, session_factory_for, path
+):
+    """A connection lost under the cache (a database restart) costs one request a cache miss."""
+    committed_project(session_factory_for(migrated_database_url))
+    process = server_process(migrated_database_url, app_settings)
+    process.get(path)
+    assert cache_state(process.get(path)) == "HIT"
+    process.app.serials._local.connection.dbapi_connection.close()
+    # That request is answered by the site itself, without the cache...
+    answered = process.get(path)
+    assert answered.status_code == 200 and cache_state(answered) is None
+    # ...and the next one reads the serial through a new connection.
+    assert cache_state(process.get(path)) == "HIT"
+    shut_down(process)
 
 
 def page(body: bytes, dependency=("project", 1, 1), expires=None) -> CachedPage:
