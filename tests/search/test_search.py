@@ -361,11 +361,14 @@ def test_search_statements_use_indexes(testapp, dbsession, dbengine, url):
             plan = [r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters)]
             assert not [line for line in plan if "Seq Scan" in line], plan
             if "q=" in url:
-                # The stored documents' GIN index, not an expression on packages.
+                # The stored documents, not an expression on packages...
+                assert "packages_search" in " ".join(plan), plan
+            if "q=" in url and "c=" not in url:
+                # ...through their GIN index (with a classifier, the planner may
+                # rather check the classifier's few packages' documents by key).
                 assert [
                     line for line in plan if "Index Scan on ix_packages_search_document" in line
-                ]
-                assert "packages_search" in " ".join(plan), plan
+                ], "\n".join(plan)
         else:
             rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             plan = [row[-1] for row in rows]
