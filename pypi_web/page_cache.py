@@ -37,6 +37,7 @@ reloaded).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -48,6 +49,7 @@ from pyramid.interfaces import IRoutesMapper
 from sqlalchemy import Engine, bindparam, create_engine, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from pypi_web.models import JournalEntry, Package
 from pypi_web.packaging.names import normalize
@@ -143,6 +145,22 @@ class SerialUnavailable(Exception):
     """The serial could not be read (the database is down or the connection broke)."""
 
 
+class _ThreadConnection:
+    """One server thread's connection for the serial queries, closed when the thread ends."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.dbapi_connection = connection.dbapi_connection
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already broken or closed: nothing to release
+            self.connection.close()
+
+    def __del__(self):
+        # A thread's locals are released when it ends.
+        self.close()
+
+
 class SerialReader:
     """The two serial queries, run straight on the driver.
 
@@ -155,12 +173,9 @@ class SerialReader:
     """
 
     def __init__(self, engine: Engine):
-        # One connection per server thread, and the site's own pool is sized
-        # for its threads: as many here, plus room for short-lived threads.
-        size = getattr(engine.pool, "size", lambda: 5)()
-        self.engine = create_engine(
-            engine.url, isolation_level="AUTOCOMMIT", pool_size=size, max_overflow=size
-        )
+        # No pool: each thread opens its one connection and keeps it (a pool
+        # would only bound how many threads may check the cache at once).
+        self.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self._dbapi_error = self.engine.dialect.loaded_dbapi.Error
         self._libpq = self.engine.dialect.driver == "psycopg"
         if self._libpq:
@@ -168,7 +183,7 @@ class SerialReader:
 
             self._pq = pq
         self._local = threading.local()
-        self._held: weakref.WeakSet = weakref.WeakSet()
+        self._held: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._statements = {
             PROJECT: select(Package.id, Package.last_serial).where(
                 Package.normalized_name == bindparam("name")
@@ -189,30 +204,30 @@ class SerialReader:
         return str(compiled), (tuple(compiled.positiontup) if compiled.positional else None)
 
     def _fetch(self, kind: str, params) -> tuple | None:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self.engine.raw_connection()
-            self._held.add(connection)
-            self._local.prepared = False
+        held = getattr(self._local, "held", None)
         try:
+            if held is None:
+                held = _ThreadConnection(self.engine.raw_connection())
+                if self._libpq:
+                    self._prepare(held.dbapi_connection.pgconn)
+                self._local.held = held
+                self._held.add(held)
             if self._libpq:
-                if not self._local.prepared:
-                    self._prepare(connection.dbapi_connection.pgconn)
-                    self._local.prepared = True
-                return self._fetch_prepared(connection.dbapi_connection.pgconn, kind, params)
+                return self._fetch_prepared(held.dbapi_connection.pgconn, kind, params)
             sql, order = self._compiled[kind]
-            cursor = connection.dbapi_connection.cursor()
+            cursor = held.dbapi_connection.cursor()
             try:
                 cursor.execute(sql, tuple(params[k] for k in order) if order else params)
                 return cursor.fetchone()
             finally:
                 cursor.close()
-        except (self._dbapi_error, SerialUnavailable) as exc:
+        except (self._dbapi_error, DBAPIError, SerialUnavailable) as exc:
             # A broken connection (a restarted server) is dropped; the
             # thread's next request opens another.
-            self._local.connection = None
-            self._held.discard(connection)
-            connection.invalidate(exc)
+            self._local.held = None
+            if held is not None:
+                self._held.discard(held)
+                held.close()
             raise SerialUnavailable(str(exc)) from exc
 
     # On psycopg, the two queries are prepared once per connection (named
@@ -253,9 +268,9 @@ class SerialReader:
         return (kind, *row)
 
     def dispose(self) -> None:
-        """Close every thread's connection and the pool (a process shutting down, a test)."""
-        for connection in list(self._held):
-            connection.invalidate()
+        """Close every thread's connection (a process shutting down, a test)."""
+        for held in list(self._held):
+            held.close()
         self._held.clear()
         self._local = threading.local()
         self.engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import pytest
 import webtest
 from sqlalchemy import select
@@ -214,7 +217,7 @@ def test_a_broken_serial_connection_is_replaced(
     process = server_process(migrated_database_url, app_settings)
     process.get(path)
     assert cache_state(process.get(path)) == "HIT"
-    process.app.serials._local.connection.dbapi_connection.close()
+    process.app.serials._local.held.dbapi_connection.close()
     # That request is answered by the site itself, without the cache...
     answered = process.get(path)
     assert answered.status_code == 200 and cache_state(answered) is None
@@ -256,3 +259,30 @@ def test_entries_answer_only_for_their_serial_and_until_they_expire(monkeypatch)
     assert cache.get(("home",), ("index", 7)).body == b"home"
     now[0] = 1060.0
     assert cache.get(("home",), ("index", 7)) is None
+
+
+def test_each_server_thread_keeps_one_serial_connection_until_it_ends(
+    migrated_database_url, app_settings, session_factory_for
+):
+    committed_project(session_factory_for(migrated_database_url))
+    process = server_process(migrated_database_url, app_settings)
+    serials = process.app.serials
+
+    seen = []
+
+    def serve_twice():
+        seen.extend(cache_state(process.get(f"/project/{NAME}/")) for _ in range(2))
+        seen.append(len(serials._held))
+
+    thread = threading.Thread(target=serve_twice)
+    thread.start()
+    thread.join()
+    gc.collect()
+    # Two requests, one connection; it went with its thread.
+    assert seen == ["MISS", "HIT", 1]
+    assert len(serials._held) == 0
+    process.get(f"/project/{NAME}/")
+    process.get(f"/project/{NAME}/")
+    assert len(serials._held) == 1
+    shut_down(process)
+    assert len(serials._held) == 0

@@ -6,6 +6,7 @@ Relevance comes in tiers, as pypi.org orders them:
 0. the package whose normalized name is the query ("Flask", "flask_sqlalchemy",
    "Flask SQLAlchemy" all find it);
 1. packages whose normalized name starts with it (shortest names first);
+   equal scores in any tier go oldest package (lowest id) first;
 2. full-text matches of every word of the query in name, summary or keywords,
    ranked by the database (bm25 on SQLite FTS5, ts_rank on Postgres, both
    weighing a word in the name over one in the summary or keywords).
