@@ -8,6 +8,7 @@ requires = [
     "alembic>=1.17.1",
     "argon2-cffi>=23.1",
     "packaging>=24",
+    "plaster>=1.0",
     "plaster_pastedeploy>=1.0",
     "psycopg[binary]>=3.1",
     "pyramid>=2.0",
@@ -67,6 +68,7 @@ setup(
             "pypi-web-db = pypi_web.migrations.cli:main",
             "pypi-web-user = pypi_web.accounts.cli:main",
             "pypi-web-generate = pypi_web.importer.synthetic:main",
+            "pypi-web-serve = pypi_web.serve:main",
         ],
     },
 )

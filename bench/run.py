@@ -189,20 +189,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def process_tree_rss(pid: int) -> int:
-    """Resident memory of a process and its children, in bytes."""
-    total = 0
+def _memory_of(pid: int) -> int:
+    """A process's proportional set size (PSS) in bytes: its own pages, and its share of
+    those it shares (workers forked from one loaded parent share most of theirs);
+    resident memory (RSS) where smaps_rollup is missing."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def process_tree_memory(pid: int) -> int:
+    """Memory of a process and its children (PSS, see _memory_of), in bytes."""
     pids = [pid]
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             children = (task / "children").read_text().split()
             pids += [int(c) for c in children]
-    for p in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-    return total
+    return sum(_memory_of(p) for p in pids)
 
 
 @dataclass(frozen=True)
@@ -266,7 +275,7 @@ class Server:
 
         def sample():
             while self._sampling:
-                self.samples.append((time.monotonic(), process_tree_rss(self.proc.pid)))
+                self.samples.append((time.monotonic(), process_tree_memory(self.proc.pid)))
                 time.sleep(0.25)
 
         thread = threading.Thread(target=sample, daemon=True)
@@ -278,7 +287,7 @@ class Server:
             thread.join()
 
     @property
-    def peak_rss(self) -> int:
+    def peak_memory(self) -> int:
         return max((rss for _, rss in self.samples), default=0)
 
 
@@ -303,7 +312,7 @@ class Measurement:
     requests: int = 0
     bad_responses: int = 0
     socket_errors: int = 0
-    peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
     note: str = ""
 
 
@@ -370,7 +379,7 @@ def measure(
         result = wrk(server.url(m.path), seconds, connections, headers)
     for key, value in result.items():
         setattr(m, key, value)
-    m.peak_rss_mb = server.peak_rss / 2**20
+    m.peak_pss_mb = server.peak_memory / 2**20
     log(
         f"{m.setup:<12} {m.backend:<10} {m.packages:>7,} {m.page:<14} "
         f"{m.rps:8.0f} rps  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms"
@@ -485,7 +494,7 @@ def memory_run(python, ds, setup, threads, seconds, connections, workdir) -> dic
         "first_mb": rss[0] / 2**20,
         "last_mb": rss[-1] / 2**20,
         "peak_mb": max(rss) / 2**20,
-        # RSS at the end of each minute: flat is what matters, not the level.
+        # PSS at the end of each minute: flat is what matters, not the level.
         "minutes_mb": [round(by_minute[m]) for m in sorted(by_minute)],
     }
 
@@ -537,7 +546,7 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
     by_key = {(m.setup, m.backend, m.packages, m.page): m for m in results}
     header = (
         f"{'setup':<12} {'backend':<10} {'packages':>8} {'page':<14} {'req/s':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'/hello':>6} {'/peer':>6} {'big/sm':>6} {'RSS MB':>7}"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'/hello':>6} {'/peer':>6} {'big/sm':>6} {'PSS MB':>7}"
     )
     lines += [header, "-" * len(header)]
     for m in results:
@@ -552,7 +561,7 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
         lines.append(
             f"{m.setup:<12} {m.backend:<10} {m.packages:>8,} {m.page:<14} {m.rps:>8.0f} "
             f"{m.p50_ms:>7.1f} {m.p99_ms:>7.1f} {vs_hello:>6} {vs_peer:>6} {vs_small:>6} "
-            f"{m.peak_rss_mb:>7.0f}"
+            f"{m.peak_pss_mb:>7.0f}"
             + (f"  {m.note}" if m.note else "")
             + (f"  ({m.bad_responses} bad responses)" if m.bad_responses else "")
         )
@@ -580,7 +589,7 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
             f"memory: {s['seconds']:.0f} s of {s['pages']:,} different pages at random "
             f"({s['setup']}, {s['backend']} {s['packages']:,}; {s['rps']:.0f} req/s, "
             f"p99 {s['p99_ms']:.1f} ms, {s['bad_responses']} bad responses)",
-            f"        RSS {s['first_mb']:.0f} MB after warm-up, {s['last_mb']:.0f} MB at the end, "
+            f"        PSS {s['first_mb']:.0f} MB after warm-up, {s['last_mb']:.0f} MB at the end, "
             f"peak {s['peak_mb']:.0f} MB; at each minute: "
             + ", ".join(f"{mb} MB" for mb in s["minutes_mb"]),
         ]

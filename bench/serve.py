@@ -4,10 +4,13 @@
     python bench/serve.py --hello --port 8101 [--processes 2]
     bench/.venv-peer/bin/python bench/serve.py --peer DIR --port 8102
 
-With --processes N > 1, N waitress processes each bind the same port with
-SO_REUSEPORT and the kernel spreads connections between them: the way to use
-every core with waitress, whose threads share one GIL. Both apps get the
-same server settings, so hello-world is the ceiling of the pages.
+The site and hello-world are served as production serves the site: by
+pypi-web-serve's supervisor (pypi_web/serve.py) with production.ini's server
+settings, in --processes waitress workers, each on its own SO_REUSEPORT
+socket (the kernel spreads connections between them): the way to use every
+core with waitress, whose threads share one GIL. Both apps get the same
+server settings, so hello-world is the ceiling of the pages. pypiserver runs
+in its own venv without pypi_web: the same waitress settings, forked here.
 """
 
 from __future__ import annotations
@@ -74,37 +77,62 @@ def peer_app(directory: str):
     )
 
 
-def listening_socket(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(1024)
-    return sock
+def production_server_settings(port: int, threads: int) -> dict[str, str]:
+    """production.ini's [server:main] (proxy headers, body limit...) on a loopback port."""
+    from plaster import get_loader
+
+    settings = dict(get_loader(str(PRODUCTION_INI), protocols=["wsgi"]).get_settings("server:main"))
+    settings.update(listen=f"127.0.0.1:{port}", threads=str(threads))
+    # Under a load generator the backlog is deep on purpose.
+    settings.update(connection_limit="1000", backlog="1024", ident="waitress")
+    return settings
 
 
-def serve(args) -> None:
-    # Under a load generator the queue is deep on purpose: no warning per request.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    # Built in each process (after the fork): no connection pool is shared.
-    if args.hello:
-        app = hello_app()
-    elif args.peer:
-        app = peer_app(args.peer)
-    else:
-        app = site_app(args.db_url, page_cache=not args.no_page_cache)
-    waitress.serve(
-        app,
-        sockets=[listening_socket(args.port)],
-        threads=args.threads,
-        connection_limit=1000,
-        backlog=1024,
-        ident="waitress",
-        _quiet=True,
-    )
+def serve_with_pypi_web_serve(app, args) -> int:
+    """The production set-up: pypi-web-serve's supervisor, one waitress per worker."""
+    from pypi_web.serve import serve
+
+    return serve(app, production_server_settings(args.port, args.threads), args.processes, True)
 
 
-def main() -> None:
+def serve_peer(args) -> None:
+    # pypiserver's venv does not have pypi_web: the same waitress settings and
+    # SO_REUSEPORT sockets, forked here.
+    def one_process() -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", args.port))
+        sock.listen(1024)
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        waitress.serve(
+            peer_app(args.peer),
+            sockets=[sock],
+            threads=args.threads,
+            connection_limit=1000,
+            backlog=1024,
+            ident="waitress",
+            _quiet=True,
+        )
+
+    children = []
+    for _ in range(args.processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            one_process()
+            os._exit(0)
+        children.append(pid)
+
+    def stop(signum, frame):
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    one_process()
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db-url")
     parser.add_argument("--hello", action="store_true")
@@ -118,22 +146,12 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.hello or args.peer or args.db_url):
         parser.error("give --db-url URL, --hello or --peer DIR")
-    children = []
-    for _ in range(args.processes - 1):
-        pid = os.fork()
-        if pid == 0:
-            serve(args)
-            os._exit(0)
-        children.append(pid)
-
-    def stop(signum, frame):
-        for pid in children:
-            os.kill(pid, signal.SIGTERM)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    serve(args)
+    if args.peer:
+        serve_peer(args)
+        return 0
+    app = hello_app() if args.hello else site_app(args.db_url, page_cache=not args.no_page_cache)
+    return serve_with_pypi_web_serve(app, args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

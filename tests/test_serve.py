@@ -1,0 +1,136 @@
+"""``pypi-web-serve``: production.ini served by several waitress processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PRODUCTION_INI = Path(__file__).resolve().parent.parent / "production.ini"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_for(condition, seconds: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start(database_url: str, port: int, tmp_path: Path, *options: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYPI_WEB_DATABASE_URL": database_url,
+        "PYPI_WEB_FILES_DIR": str(tmp_path / "files"),
+        "PYPI_WEB_SECRET": "serve-test-secret-0123456789abcdefghijkl",
+    }
+    command = [sys.executable, "-m", "pypi_web.serve", str(PRODUCTION_INI)]
+    command += ["--listen", f"127.0.0.1:{port}", "--threads", "2", *options]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/task").exists(), reason="reads worker pids from /proc (Linux)"
+)
+
+
+def test_workers_serve_a_dead_one_is_replaced_and_sigterm_stops_all(
+    migrated_database_url, tmp_path
+):
+    port = free_port()
+    server = start(migrated_database_url, port, tmp_path, "--workers", "2")
+    try:
+        wait_for(lambda: answers(port) and len(children(server.pid)) == 2, what="two workers")
+        # Every new connection is answered: no socket is left listening with nobody
+        # accepting (the parent's own, after the workers bound theirs).
+        for _ in range(20):
+            assert get(f"http://127.0.0.1:{port}/simple/") == 200
+        first, second = sorted(children(server.pid))
+        os.kill(first, signal.SIGKILL)
+        replaced = wait_for(
+            lambda: (c := children(server.pid)) and first not in c and len(c) == 2 and c,
+            what="a replacement worker",
+        )
+        assert second in replaced
+        assert get(f"http://127.0.0.1:{port}/simple/") == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+        assert not answers(port)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        _, stderr = server.communicate()
+    assert "2 worker(s) x 2 threads on 127.0.0.1:" in stderr
+    assert f"worker {first} exited with -9; starting another" in stderr
+
+
+def test_a_database_behind_the_code_starts_no_worker(empty_database_url, tmp_path):
+    port = free_port()
+    server = start(empty_database_url, port, tmp_path, "--workers", "2")
+    _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 2
+    # The start-up guard's reason and command, once; then the refusal.
+    assert stderr.count("alembic upgrade head") >= 1
+    assert "pypi-web-serve: " in stderr and "not started" in stderr
+    assert not answers(port)
+
+
+def test_a_taken_address_is_an_error_naming_it(migrated_database_url, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        server = start(migrated_database_url, port, tmp_path, "--workers", "2")
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in stderr
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    missing = tmp_path / "nowhere.ini"
+    result = subprocess.run(
+        [sys.executable, "-m", "pypi_web.serve", str(missing)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert f"{missing}: no such file" in result.stderr
