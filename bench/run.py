@@ -101,7 +101,7 @@ def dataset(backend: str, packages: int, workdir: Path, reuse: bool) -> Dataset:
     """A database at head with ``packages`` synthetic packages (10 releases, 20 files each)."""
     from alembic import command
 
-    from pypi_web.importer.synthetic import generate
+    from pypi_web.importer.synthetic import generate, vacuum_after_bulk_load
     from pypi_web.migrations import alembic_config, migration_engine
     from pypi_web.models import get_engine
 
@@ -136,6 +136,7 @@ def dataset(backend: str, packages: int, workdir: Path, reuse: bool) -> Dataset:
             seed=1,
             progress=sys.stderr.isatty(),
         )
+    vacuum_after_bulk_load(engine)
     seconds = time.perf_counter() - started
     engine.dispose()
     log(f"generated {packages * 10:,} releases in {seconds:.1f} s")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import webtest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.pool import NullPool
 
 from pypi_web import main as make_app
 from pypi_web.importer import synthetic
@@ -69,6 +71,21 @@ def test_generates_the_requested_counts(migrated_database_url, session_factory_f
             ).all()
         )
         assert {p.name: p.last_serial for p in session.scalars(select(Package))} == newest_entry
+
+
+def test_postgres_tables_are_vacuumed_after_the_bulk_load(migrated_database_url):
+    engine = create_engine(migrated_database_url, poolclass=NullPool)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("VACUUM after a bulk load is a Postgres matter")
+    assert generate(migrated_database_url) == 0
+    with engine.connect() as connection:
+        vacuumed = set(
+            connection.exec_driver_sql(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL"
+            ).scalars()
+        )
+    engine.dispose()
+    assert set(synthetic.GENERATED_TABLES) <= vacuumed
 
 
 def test_same_seed_same_data_and_a_second_run_adds_new_names(
