@@ -239,10 +239,10 @@ def _page_columns():
 def _query_statements(dialect: str, by_name: bool, by_terms: bool, classifiers: int):
     """Results for a query: matches ranked and counted by package id, then joined for a page.
 
-    Only the page's rows are joined to packages (and sorted with their
-    names): a word 3% of 100,000 packages contain gives 3,000 matches, and
-    joining and sorting all of them was three quarters of the page's time.
-    Ties are broken by package id, so pages never overlap.
+    Only the page's rows are joined to packages: a word 3% of 100,000
+    packages contain gives 3,000 matches, and joining all of them to sort
+    them by name was half of the page's time. Ties are broken by package id,
+    so pages never overlap.
     """
     branches = []
     for n, (branch, package_id) in enumerate(_candidates(dialect, by_name, by_terms)):
