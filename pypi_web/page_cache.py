@@ -190,7 +190,6 @@ class SerialReader:
             ),
             INDEX: select(func.max(JournalEntry.id)),
         }
-        self._compiled = {kind: self._compile(s) for kind, s in self._statements.items()}
         if self._libpq:
             # libpq's own placeholders ($1): SQL and parameter order for PQprepare.
             dollar = postgresql.dialect(paramstyle="numeric_dollar")
@@ -198,6 +197,8 @@ class SerialReader:
             for kind, statement in self._statements.items():
                 compiled = statement.compile(dialect=dollar)
                 self._prepared[kind] = (str(compiled).encode(), tuple(compiled.positiontup))
+        else:
+            self._compiled = {kind: self._compile(s) for kind, s in self._statements.items()}
 
     def _compile(self, statement) -> tuple[str, tuple[str, ...] | None]:
         compiled = statement.compile(dialect=self.engine.dialect)

@@ -13,9 +13,9 @@ The application is loaded once, in the parent, before any worker starts: a
 refusal to start (a schema behind the code, a missing secret) is reported
 once, with its reason, and no worker is started. The workers are forked from
 it (templates compiled once, memory shared) with no database connection:
-each opens its own. A worker that dies is replaced; one that dies at once,
-or too often, stops the whole server with an error. SIGTERM or SIGINT stops
-the workers and then the parent.
+each opens its own. A worker that dies is replaced; a worker that cannot
+start (cannot bind its socket), or workers dying too often, stop the whole
+server with an error. SIGTERM or SIGINT stops the workers and then the parent.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Supervisor:
     def __init__(self, serve_worker: Callable[[], None], workers: int):
         self.serve_worker = serve_worker
         self.workers = workers
-        self.started: dict[int, float] = {}  # worker pid -> when it was started
+        self.pids: set[int] = set()
         self.restarts: list[float] = []
         self.stopping = False
 
@@ -109,15 +109,15 @@ class Supervisor:
                 code = 1
             finally:
                 os._exit(code)
-        self.started[pid] = time.monotonic()
+        self.pids.add(pid)
 
     def _stop(self, signum=None, frame=None) -> None:
         self.stopping = True
-        for pid in list(self.started):
+        for pid in list(self.pids):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                self.started.pop(pid, None)
+                self.pids.discard(pid)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
@@ -125,15 +125,14 @@ class Supervisor:
         for _ in range(self.workers):
             self._fork()
         failure = 0
-        while self.started:
+        while self.pids:
             try:
-                pid, status = os.wait()
+                pid, status = os.wait()  # retried after a signal handler (PEP 475)
             except ChildProcessError:
                 break
-            except InterruptedError:  # pragma: no cover - PEP 475 retries wait() itself
-                continue
-            started = self.started.pop(pid, None)
-            if started is None or self.stopping:
+            ours = pid in self.pids
+            self.pids.discard(pid)
+            if not ours or self.stopping:
                 continue
             code = os.waitstatus_to_exitcode(status)
             now = time.monotonic()

@@ -106,6 +106,11 @@ def check_sources(dirs: list[Path]) -> list[Path]:
     return paths
 
 
+def database_error_reason(exc: BaseException) -> str:
+    """The first line of what the database said (the driver's error, not SQLAlchemy's dump)."""
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+
+
 def open_database(url: str, hint: str) -> Engine:
     """An engine for ``url``, refusing a database that is not at the Alembic head."""
     try:
@@ -128,7 +133,7 @@ def open_database(url: str, hint: str) -> Engine:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
         engine.dispose()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        reason = database_error_reason(exc)
         raise Refusal(f"cannot connect to the database {shown}: {reason}") from exc
     head = head_revision()
     if not current:
@@ -192,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         # Not one document's fault (those are caught per document): the
         # connection or the commit failed, and the transaction with it.
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        reason = database_error_reason(exc)
         print(
             f"{PROG}: error: the database failed, nothing was imported: {reason}", file=sys.stderr
         )

@@ -46,7 +46,7 @@ from tqdm import tqdm
 from pypi_web.models import Classifier, JournalEntry, Package, Release, ReleaseFile
 from pypi_web.packaging import versions as pep440
 
-from .cli import Refusal, database_url, open_database, upgrade_hint
+from .cli import Refusal, database_error_reason, database_url, open_database, upgrade_hint
 
 PROG = "pypi-web-generate"
 UTC = datetime.UTC
@@ -814,15 +814,10 @@ def vacuum_after_bulk_load(engine) -> None:
     """
     if engine.dialect.name != "postgresql":
         return
+    # The database is at the head revision (open_database and the benchmark
+    # see to it), so every table, packages_search included, exists.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        # Only those that exist (packages_search is made by a migration).
-        present = set(
-            connection.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            ).scalars()
-        )
-        tables = [t for t in GENERATED_TABLES if t in present]
-        connection.exec_driver_sql(f"VACUUM {', '.join(tables)}")
+        connection.exec_driver_sql(f"VACUUM {', '.join(GENERATED_TABLES)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -841,14 +836,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             vacuum_after_bulk_load(engine)
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            reason = database_error_reason(exc)
             print(
                 f"{PROG}: warning: the rows are written, but VACUUM failed ({reason}); "
                 "run VACUUM on the database before measuring it",
                 file=sys.stderr,
             )
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        reason = database_error_reason(exc)
         print(f"{PROG}: error: the database failed, nothing was written: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
