@@ -217,15 +217,19 @@ def process_tree_memory(pid: int) -> int:
 
 @dataclass(frozen=True)
 class Setup:
-    """How the site is served: processes (of ``--threads`` threads each), page cache on or off."""
+    """How the site is served: processes (of ``--threads`` threads each), page cache on or off,
+    and how the cache learns of changes (None: production.ini's choice for the backend)."""
 
     name: str
     processes: int
     page_cache: bool = True
+    invalidation: str | None = None
+    backends: tuple[str, ...] | None = None  # None: every backend
 
     @property
     def serve_args(self) -> list[str]:
-        return [] if self.page_cache else ["--no-page-cache"]
+        args = [] if self.page_cache else ["--no-page-cache"]
+        return args + (["--invalidation", self.invalidation] if self.invalidation else [])
 
 
 class Server:
@@ -500,6 +504,81 @@ def memory_run(python, ds, setup, threads, seconds, connections, workdir) -> dic
     }
 
 
+# ---- how stale a listening cache can be -----------------------------------------
+
+
+def _stale_window(server: Server, name: str, url: str, window: float = 0.05) -> tuple:
+    """Journal a change to ``name`` as another process would, then ask for its JSON page
+    over new connections (either worker may answer) for ``window`` seconds. Returns, in
+    ms after the commit, when the last request answered with the old page was sent and
+    when its answer came (the change was heard between the two), or (0.0, 0.0)."""
+    from sqlalchemy import insert, update
+
+    from pypi_web.models import JournalEntry, Package, get_engine
+
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        with engine.begin() as connection:
+            serial = connection.scalar(
+                insert(JournalEntry)
+                .values(package_name=name, action="bench: staleness probe")
+                .returning(JournalEntry.id)
+            )
+            connection.execute(
+                update(Package).where(Package.name == name).values(last_serial=serial)
+            )
+        committed = time.perf_counter()
+        last_stale = (committed, committed)
+        while time.perf_counter() - committed < window:
+            sent = time.perf_counter()
+            with urllib.request.urlopen(server.url(f"/pypi/{name}/json"), timeout=10) as response:
+                shown = json.load(response)["last_serial"]
+            if shown != serial:
+                last_stale = (sent, time.perf_counter())
+        return tuple((moment - committed) * 1000 for moment in last_stale)
+    finally:
+        engine.dispose()
+
+
+def staleness(python, ds, setup, threads, connections, rounds: int = 40) -> dict:
+    """With the cache listening (Postgres), how long after another process's commit a
+    worker may still serve the old page: idle, then with wrk loading the server."""
+    from sqlalchemy import select
+
+    from pypi_web.models import Package, get_engine
+
+    engine = get_engine({"sqlalchemy.url": ds.url})
+    with engine.connect() as connection:
+        probe = connection.scalar(
+            select(Package.name).where(Package.name != ds.targets["name"]).order_by(Package.id)
+        )
+    engine.dispose()
+    result = {"setup": setup.name, "backend": ds.backend, "packages": ds.packages}
+    with Server(
+        python, ["--db-url", ds.url, *setup.serve_args], setup.processes, threads
+    ) as server:
+        check(server.url(f"/pypi/{probe}/json"), {})
+        for label in ("idle", "loaded"):
+            load = None
+            if label == "loaded":
+                path = server.url(f"/simple/{ds.targets['name']}/")
+                load = threading.Thread(target=wrk, args=(path, rounds * 0.1 + 3, connections, {}))
+                load.start()
+                time.sleep(1)
+            windows = [_stale_window(server, probe, ds.url) for _ in range(rounds)]
+            if load is not None:
+                load.join()
+            stale = [w for w in windows if w[1] > 0]
+            result[label] = {
+                "rounds": rounds,
+                "stale_rounds": len(stale),
+                "max_sent_ms": max((w[0] for w in stale), default=0.0),
+                "max_answered_ms": max((w[1] for w in stale), default=0.0),
+            }
+            log(f"staleness ({label}): {result[label]}")
+    return result
+
+
 # ---- alembic ----------------------------------------------------------------
 
 
@@ -584,6 +663,19 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
             f"alembic: {a['backend']} {a['releases']:,} releases: downgrade {a['steps']} "
             f"revisions {a['downgrade_s']:.1f} s, upgrade head {a['upgrade_s']:.1f} s"
         )
+    if meta.get("staleness"):
+        st = meta["staleness"]
+        lines.append(
+            f"staleness ({st['setup']}, {st['backend']} {st['packages']:,}, page cache "
+            "listening): requests right after another process's commit"
+        )
+        for label in ("idle", "loaded"):
+            r = st[label]
+            lines.append(
+                f"        {label}: {r['stale_rounds']} of {r['rounds']} commits got an old page; "
+                f"the latest such request was sent {r['max_sent_ms']:.1f} ms after the commit "
+                f"and answered at {r['max_answered_ms']:.1f} ms"
+            )
     if meta.get("soak"):
         s = meta["soak"]
         lines += [
@@ -633,6 +725,8 @@ def main() -> int:
         Setup(f"waitressx{many}", many),
         # Every page made afresh: what a first view (a page not yet cached) costs.
         Setup(f"x{many}-nocache", many, page_cache=False),
+        # Postgres' cache reading a serial per request (strict) instead of listening.
+        Setup(f"x{many}-query", many, invalidation="query", backends=("postgresql",)),
     ]
     args.workdir.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -648,6 +742,8 @@ def main() -> int:
             f"{args.threads} threads"
             + (", SO_REUSEPORT" if s.processes > 1 else "")
             + ("" if s.page_cache else ", page cache off")
+            + (f", {s.invalidation} invalidation" if s.invalidation else "")
+            + (f", {'/'.join(s.backends)} only" if s.backends else "")
             + ")"
             for s in setups
         ),
@@ -682,6 +778,8 @@ def main() -> int:
                 m = Measurement(setup.name, "files", 0, "pypiserver", f"/simple/{peer_name}/")
                 results.append(measure(server, m, seconds, args.connections))
         for ds in datasets:
+            if setup.backends is not None and ds.backend not in setup.backends:
+                continue
             serve_args = ["--db-url", ds.url, *setup.serve_args]
             with Server(python, serve_args, setup.processes, args.threads) as server:
                 for page, path, headers in pages(ds.targets):
@@ -692,6 +790,17 @@ def main() -> int:
         ds = max(datasets, key=lambda d: (d.packages, d.backend == "postgresql"))
         meta["soak"] = memory_run(
             python, ds, setups[1], args.threads, soak, args.connections, args.workdir
+        )
+
+    listening = [s for s in setups if s.processes > 1 and s.page_cache and not s.invalidation]
+    postgres = [d for d in datasets if d.backend == "postgresql"]
+    if listening and postgres:
+        meta["staleness"] = staleness(
+            python,
+            max(postgres, key=lambda d: d.packages),
+            listening[0],
+            args.threads,
+            args.connections,
         )
 
     alembic = []

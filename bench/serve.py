@@ -42,7 +42,7 @@ def hello_app():
     return config.make_wsgi_app()
 
 
-def site_app(db_url: str, page_cache: bool = True):
+def site_app(db_url: str, page_cache: bool = True, invalidation: str | None = None):
     # production.ini as deployed: its settings (page cache, precompiled
     # templates, the counts' cache), with the database, file directory and
     # secret from the environment as pypi_web.config reads them.
@@ -56,6 +56,8 @@ def site_app(db_url: str, page_cache: bool = True):
     settings = dict(get_appsettings(str(PRODUCTION_INI), "main"))
     if not page_cache:
         settings["page_cache.max_bytes"] = "0"
+    if invalidation:
+        settings["page_cache.invalidation"] = invalidation
     return main({"__file__": str(PRODUCTION_INI), "here": str(PRODUCTION_INI.parent)}, **settings)
 
 
@@ -142,6 +144,9 @@ def main() -> int:
     parser.add_argument(
         "--no-page-cache", action="store_true", help="every page made afresh (a first view)"
     )
+    parser.add_argument(
+        "--invalidation", choices=("listen", "query"), help="page_cache.invalidation"
+    )
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     if not (args.hello or args.peer or args.db_url):
@@ -149,7 +154,11 @@ def main() -> int:
     if args.peer:
         serve_peer(args)
         return 0
-    app = hello_app() if args.hello else site_app(args.db_url, page_cache=not args.no_page_cache)
+    app = (
+        hello_app()
+        if args.hello
+        else site_app(args.db_url, not args.no_page_cache, args.invalidation)
+    )
     return serve_with_pypi_web_serve(app, args)
 
 

@@ -4,10 +4,19 @@ Every page about a project is a function of the project's serial (its
 ``last_serial``, moved on by every journalled change: an upload, a yank, a
 role, an import), and the site-wide pages (home, search, classifiers) of the
 index serial, the newest journal entry. So a response rendered once can be
-handed to the next visitor after one indexed query shows that serial has not
-moved. The check is made against the database on every request, so the
-cache is never stale, even with several server processes each holding its
-own copy: an upload is on ``/simple/<name>/`` for the very next ``pip install``.
+handed to the next visitor while that serial has not moved. How the cache
+knows (``page_cache.invalidation``):
+
+* ``query`` (SQLite's, and a setting on Postgres): one indexed query per
+  request reads the serial. Never stale, even with several server processes
+  each holding its own copy: an upload is on ``/simple/<name>/`` for the very
+  next ``pip install``.
+* ``listen`` (Postgres' default): Postgres notifies every server process of
+  each journalled commit (pypi_web.page_cache_listener), so a hit costs no
+  query at all. A process's own writes count at their commit; another
+  process's reach it about a millisecond later. While the listener is not
+  connected, serials are read per request as with ``query``.
+
 This is the part of pypi.org's CDN (Fastly, purged by serial) a single site
 can do in-process.
 
@@ -20,7 +29,7 @@ A feature marks a route cacheable in its ``includeme``::
 (the home page's counts, which include users).
 
 It is a WSGI layer in front of Pyramid's router rather than a tween: a hit
-then costs the serial query and a dict lookup, not a Pyramid request, its
+then costs the serial check and a dict lookup, not a Pyramid request, its
 tweens and its session (that would be most of a hit's time). It keeps the
 response exactly as the site sent it, security headers included.
 
@@ -43,16 +52,20 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import IRoutesMapper
-from sqlalchemy import Engine, bindparam, create_engine, func, select
+from sqlalchemy import Engine, bindparam, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from pypi_web.legacy.services import JOURNALLED_NAMES
 from pypi_web.models import JournalEntry, Package
 from pypi_web.packaging.names import normalize
+from pypi_web.page_cache_listener import LISTENED, JournalListener
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +75,9 @@ INDEX = "index"  # the whole index: the newest journal entry's id
 DEPENDENCIES = (PROJECT, INDEX)
 
 SETTING = "page_cache.max_bytes"
+INVALIDATION_SETTING = "page_cache.invalidation"
+QUERY = "query"
+LISTEN = "listen"
 CACHE_HEADER = "X-Cache"
 # Bytes of Python objects per kept page besides its text (tuples, dict slot, key):
 # about 2 kB by tracemalloc, so the bound holds for small pages too.
@@ -114,12 +130,13 @@ class PageCache:
             self._entries.clear()
             self._bytes = 0
 
-    def get(self, key: tuple, dependency: tuple) -> CachedPage | None:
+    def get(self, key: tuple, is_current: Callable[[tuple], bool]) -> CachedPage | None:
+        """The page kept for ``key`` if ``is_current(its dependency)`` and not expired."""
         with self._lock:
             page = self._entries.get(key)
             if (
                 page is not None
-                and page.dependency == dependency
+                and is_current(page.dependency)
                 and (page.expires is None or time.monotonic() < page.expires)
             ):
                 self._entries.move_to_end(key)
@@ -293,9 +310,31 @@ class PageCacheMiddleware:
         self.registry = app.registry
         self.cache = cache
         self.routes: dict[str, tuple[str, float | None]] = app.registry["page_cache_routes"]
-        self.serials = SerialReader(app.registry["dbengine"])
+        engine = app.registry["dbengine"]
+        self.serials = SerialReader(engine)
+        self.listener: JournalListener | None = None
+        if app.registry["page_cache_invalidation"] == LISTEN:
+            self.listener = JournalListener(engine)
+            # This process's own writes count at their commit, not a notification later.
+            factory = app.registry["dbsession_factory"]
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_rollback", self._after_rollback)
         # In the router's order: the first route that matches is the one that answers.
         self.mapper_routes = app.registry.getUtility(IRoutesMapper).get_routes()
+
+    def _after_commit(self, session) -> None:
+        names = session.info.pop(JOURNALLED_NAMES, None)
+        if names:
+            self.listener.apply_local(names)
+
+    def _after_rollback(self, session) -> None:
+        session.info.pop(JOURNALLED_NAMES, None)
+
+    def close(self) -> None:
+        """Stop listening and close the serial connections (a process shutting down, a test)."""
+        if self.listener is not None:
+            self.listener.stop()
+        self.serials.dispose()
 
     def _cacheable(self, environ) -> tuple[str, float | None, dict] | None:
         if environ.get("REQUEST_METHOD") != "GET":
@@ -319,14 +358,31 @@ class PageCacheMiddleware:
         if cacheable is None:
             return self.app(environ, start_response)
         kind, max_age, match = cacheable
-        try:
-            dependency = self.serials.current(environ, kind, match)
-        except (DBAPIError, SerialUnavailable):
-            # The site answers for itself (its error page) when the database is down.
-            log.warning("page cache: the serial could not be read", exc_info=True)
-            return self.app(environ, start_response)
-        if dependency is None:
-            return self.app(environ, start_response)
+        # Tests hand each request their own (uncommitted) transaction, which
+        # nobody hears of: their serials are read through it.
+        listened = (
+            self.listener.token()
+            if self.listener is not None and "app.dbsession" not in environ
+            else None
+        )
+        if listened is not None:
+            name = None
+            if kind == PROJECT:
+                name = normalize(match.get("name", ""))
+                if not name:  # nothing a notification could name
+                    return self.app(environ, start_response)
+            dependency: tuple = (LISTENED, name, listened)
+            is_current = self.listener.is_current
+        else:
+            try:
+                dependency = self.serials.current(environ, kind, match)
+            except (DBAPIError, SerialUnavailable):
+                # The site answers for itself (its error page) when the database is down.
+                log.warning("page cache: the serial could not be read", exc_info=True)
+                return self.app(environ, start_response)
+            if dependency is None:
+                return self.app(environ, start_response)
+            is_current = dependency.__eq__
         key = (
             environ.get("wsgi.url_scheme"),
             environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
@@ -335,7 +391,7 @@ class PageCacheMiddleware:
             environ.get("QUERY_STRING", ""),
             environ.get("HTTP_ACCEPT", ""),
         )
-        page = self.cache.get(key, dependency)
+        page = self.cache.get(key, is_current)
         if page is not None:
             start_response(page.status, [*page.headerlist, (CACHE_HEADER, "HIT")])
             return [page.body]
@@ -387,9 +443,29 @@ def cache_pages(config, route_name: str, depends_on: str, max_age: float | None 
 def includeme(config):
     config.add_directive("cache_pages", cache_pages)
     config.registry.setdefault("page_cache_routes", {})
-    max_bytes = int(config.get_settings().get(SETTING, 0) or 0)
+    settings = config.get_settings()
+    max_bytes = int(settings.get(SETTING, 0) or 0)
     if max_bytes > 0:
         config.registry["page_cache"] = PageCache(max_bytes)
+    config.registry["page_cache_invalidation"] = invalidation(
+        settings.get(INVALIDATION_SETTING), config.registry["dbengine"]
+    )
+
+
+def invalidation(setting: str | None, engine: Engine) -> str:
+    """``page_cache.invalidation``: listen on Postgres unless set to query; query elsewhere."""
+    postgres = engine.dialect.name == "postgresql"
+    chosen = (setting or "").strip() or (LISTEN if postgres else QUERY)
+    if chosen not in (LISTEN, QUERY):
+        raise ConfigurationError(
+            f"{INVALIDATION_SETTING} must be {LISTEN!r} or {QUERY!r}, not {chosen!r}"
+        )
+    if chosen == LISTEN and not postgres:
+        raise ConfigurationError(
+            f"{INVALIDATION_SETTING} = {LISTEN} needs Postgres (LISTEN/NOTIFY); "
+            f"{engine.dialect.name} can only use {QUERY}"
+        )
+    return chosen
 
 
 def wrap(app):

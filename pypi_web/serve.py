@@ -156,9 +156,9 @@ def close_connections(app) -> None:
     engine = registry.get("dbengine") if registry is not None else None
     if engine is not None:
         engine.dispose()
-    serials = getattr(app, "serials", None)
-    if serials is not None:
-        serials.dispose()
+    close_cache = getattr(app, "close", None)  # the page cache's connections
+    if close_cache is not None:
+        close_cache()
 
 
 def serve(app, server_settings: dict, workers: int, quiet: bool = False) -> int:

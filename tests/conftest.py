@@ -142,6 +142,25 @@ def database_factory(backend, tmp_path_factory) -> Iterator[DatabaseFactory]:
     factory.drop_all()
 
 
+@pytest.fixture(scope="session")
+def postgres_factory(tmp_path_factory) -> Iterator[DatabaseFactory]:
+    """Databases for tests of what only Postgres has (LISTEN/NOTIFY): no SQLite twin."""
+    reason = postgres_unreachable()
+    if reason:
+        skip_or_fail(reason)
+    factory = DatabaseFactory("postgresql", tmp_path_factory.mktemp("db-postgres-only"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_factory) -> str:
+    """A new Postgres database at the head revision, with no rows, for this test alone."""
+    url = postgres_factory.create("fresh")
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def empty_database_url(database_factory) -> str:
     """A new, empty database (no tables at all) for this test alone."""

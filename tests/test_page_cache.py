@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 import pytest
 import webtest
-from sqlalchemy import select
+from pyramid.exceptions import ConfigurationError
+from sqlalchemy import create_engine, event, select, text
 
 from pypi_web import main
 from pypi_web.legacy.services import journal
-from pypi_web.models import OWNER, Package, Release, Role
-from pypi_web.page_cache import CachedPage, PageCache
+from pypi_web.models import OWNER, JournalEntry, Package, Release, Role
+from pypi_web.page_cache import LISTEN, QUERY, CachedPage, PageCache, invalidation
+from pypi_web.page_cache_listener import LISTENED, JournalListener
 
 from .accounts.helpers import form_posting_to, log_in, page_text
 
@@ -172,40 +175,77 @@ def committed_project(make_session) -> None:
         session.commit()
 
 
-def server_process(database_url: str, app_settings: dict) -> webtest.TestApp:
+_started: list[webtest.TestApp] = []
+
+
+@pytest.fixture(autouse=True)
+def _shut_down_server_processes():
+    """A failed test leaves no listener behind (it would call on a dropped database)."""
+    yield
+    while _started:
+        shut_down(_started.pop())
+
+
+def server_process(
+    database_url: str, app_settings: dict, invalidation: str | None = None
+) -> webtest.TestApp:
     """The site as one server process runs it: its own engine, its own cache."""
-    settings = {**app_settings, "sqlalchemy.url": database_url}
-    return webtest.TestApp(
-        main({}, **settings, **{"page_cache.max_bytes": "1000000"}),
-        extra_environ={"HTTP_HOST": "localhost"},
-    )
+    settings = {**app_settings, "sqlalchemy.url": database_url, "page_cache.max_bytes": "1000000"}
+    if invalidation is not None:
+        settings["page_cache.invalidation"] = invalidation
+    process = webtest.TestApp(main({}, **settings), extra_environ={"HTTP_HOST": "localhost"})
+    _started.append(process)
+    listener = process.app.listener
+    if listener is not None:
+        listener.reconnect_delay = 0.05
+        listener.token()  # starts it
+        assert listener.connected.wait(10), "the listener did not connect"
+    return process
 
 
 def shut_down(process: webtest.TestApp) -> None:
-    process.app.serials.dispose()
+    process.app.close()
     process.app.registry["dbengine"].dispose()
 
 
+def invalidations(backend: str) -> list[str]:
+    """What each backend can do: SQLite reads serials; Postgres can also listen."""
+    return [QUERY] if backend == "sqlite" else [QUERY, LISTEN]
+
+
+def heard(process: webtest.TestApp, since: int) -> None:
+    """Wait until a listening process has heard a notification after generation ``since``."""
+    deadline = time.monotonic() + 10
+    while process.app.listener.generation == since:
+        assert time.monotonic() < deadline, "no notification within 10 s"
+        time.sleep(0.001)
+
+
 def test_serials_are_read_from_the_database_of_each_process(
-    migrated_database_url, app_settings, session_factory_for
+    backend, migrated_database_url, app_settings, session_factory_for
 ):
     """Two server processes, each with its own cache, on one committed database."""
     make_session = session_factory_for(migrated_database_url)
     committed_project(make_session)
-    processes = [server_process(migrated_database_url, app_settings) for _ in range(2)]
-    for process in processes:
-        process.get(f"/project/{NAME}/")
-        assert cache_state(process.get(f"/project/{NAME}/")) == "HIT"
-    with make_session() as session:
-        package = session.scalars(select(Package).where(Package.name == NAME)).one()
-        package.summary = "Second words"
-        journal(session, package, "update summary")
-        session.commit()
-    for process in processes:
-        changed = process.get(f"/project/{NAME}/")
-        assert cache_state(changed) == "MISS"
-        assert "Second words" in changed.text and "First words" not in changed.text
-        shut_down(process)
+    for mode in invalidations(backend):
+        processes = [server_process(migrated_database_url, app_settings, mode) for _ in range(2)]
+        for process in processes:
+            process.get(f"/project/{NAME}/")
+            assert cache_state(process.get(f"/project/{NAME}/")) == "HIT"
+        generations = [p.app.listener.generation if p.app.listener else 0 for p in processes]
+        with make_session() as session:
+            package = session.scalars(select(Package).where(Package.name == NAME)).one()
+            package.summary = f"Summary heard by {mode}"
+            journal(session, package, "update summary")
+            session.commit()
+        for process, generation in zip(processes, generations, strict=True):
+            if mode == LISTEN:
+                heard(process, generation)
+            changed = process.get(f"/project/{NAME}/")
+            assert cache_state(changed) == "MISS"
+            assert f"Summary heard by {mode}" in changed.text
+            assert cache_state(process.get(f"/project/{NAME}/")) == "HIT"
+            shut_down(process)
 
 
 @pytest.mark.parametrize("path", [f"/project/{NAME}/", "/classifiers/"])
@@ -214,7 +254,7 @@ def test_a_broken_serial_connection_is_replaced(
 ):
     """A connection lost under the cache (a database restart) costs one request a cache miss."""
     committed_project(session_factory_for(migrated_database_url))
-    process = server_process(migrated_database_url, app_settings)
+    process = server_process(migrated_database_url, app_settings, QUERY)
     process.get(path)
     assert cache_state(process.get(path)) == "HIT"
     process.app.serials._local.held.dbapi_connection.close()
@@ -223,6 +263,166 @@ def test_a_broken_serial_connection_is_replaced(
     assert answered.status_code == 200 and cache_state(answered) is None
     # ...and the next one reads the serial through a new connection.
     assert cache_state(process.get(path)) == "HIT"
+    shut_down(process)
+
+
+@pytest.fixture
+def listening_database(migrated_postgres_url):
+    """LISTEN/NOTIFY is Postgres'; SQLite's cache reads serials (tested above)."""
+    return migrated_postgres_url
+
+
+def other_project(make_session, name: str) -> None:
+    with make_session() as session:
+        package = Package(name=name, normalized_name=name, summary="Other things", last_serial=0)
+        session.add(package)
+        session.flush()
+        journal(session, package, "create")
+        session.commit()
+
+
+def test_a_listening_process_serves_hits_without_a_query(
+    listening_database, app_settings, session_factory_for, monkeypatch
+):
+    committed_project(session_factory_for(listening_database))
+    process = server_process(listening_database, app_settings)
+    statements = []
+    event.listen(
+        process.app.registry["dbengine"],
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+
+    def no_serial_query(*args):
+        raise AssertionError("a serial was queried")
+
+    monkeypatch.setattr(process.app.serials, "current", no_serial_query)
+    for path in (f"/simple/{NAME}/", "/classifiers/"):
+        assert cache_state(process.get(path)) == "MISS"
+        assert statements  # the page itself was made from the database
+        statements.clear()
+        assert cache_state(process.get(path)) == "HIT"
+        assert statements == []
+    shut_down(process)
+
+
+def test_a_change_drops_that_projects_pages_and_the_index_pages_only(
+    listening_database, app_settings, session_factory_for
+):
+    make_session = session_factory_for(listening_database)
+    committed_project(make_session)
+    other_project(make_session, "bystander")
+    process = server_process(listening_database, app_settings)
+    paths = (f"/project/{NAME}/", "/simple/bystander/", "/search/?q=things")
+    for path in paths:
+        process.get(path)
+    generation = process.app.listener.generation
+    other_project(make_session, "newcomer")
+    heard(process, generation)
+    states = {path: cache_state(process.get(path)) for path in paths}
+    assert states == {
+        f"/project/{NAME}/": "HIT",
+        "/simple/bystander/": "HIT",
+        "/search/?q=things": "MISS",
+    }
+    with make_session() as session:
+        package = session.scalars(select(Package).where(Package.name == "bystander")).one()
+        generation = process.app.listener.generation
+        journal(session, package, "yank release", version="1.0")
+        session.commit()
+    heard(process, generation)
+    states = {path: cache_state(process.get(path)) for path in paths}
+    assert states == {
+        f"/project/{NAME}/": "HIT",
+        "/simple/bystander/": "MISS",
+        "/search/?q=things": "MISS",
+    }
+    shut_down(process)
+
+
+def test_a_bulk_load_drops_every_page(listening_database, app_settings, session_factory_for):
+    make_session = session_factory_for(listening_database)
+    committed_project(make_session)
+    process = server_process(listening_database, app_settings)
+    process.get(f"/project/{NAME}/")
+    generation = process.app.listener.generation
+    # More projects than a notification names: it says "*" (everything).
+    with make_session() as session:
+        session.add_all(JournalEntry(package_name=f"bulk-{n}", action="create") for n in range(150))
+        session.commit()
+    heard(process, generation)
+    assert cache_state(process.get(f"/project/{NAME}/")) == "MISS"
+    shut_down(process)
+
+
+def test_a_process_sees_its_own_writes_at_their_commit(
+    listening_database, app_settings, session_factory_for, monkeypatch
+):
+    """Whoever uploads or yanks is answered by that process at once, notification or not."""
+    committed_project(session_factory_for(listening_database))
+    process = server_process(listening_database, app_settings)
+    listener = process.app.listener
+    process.get(f"/simple/{NAME}/")
+    assert cache_state(process.get(f"/simple/{NAME}/")) == "HIT"
+    # Notifications are not heard from here on: only the commit itself can tell.
+    monkeypatch.setattr(listener, "apply", lambda payload: None)
+    factory = process.app.registry["dbsession_factory"]
+    with factory() as session:
+        package = session.scalars(select(Package).where(Package.name == NAME)).one()
+        session.add(Release(package=package, version="9.0", canonical_version="9", sort_order=1))
+        journal(session, package, "new release", version="9.0")
+        session.commit()
+    assert cache_state(process.get(f"/simple/{NAME}/")) == "MISS"
+    # A rolled-back write changes nothing.
+    with factory() as session:
+        package = session.scalars(select(Package).where(Package.name == NAME)).one()
+        journal(session, package, "new release", version="10.0")
+        session.rollback()
+    assert cache_state(process.get(f"/simple/{NAME}/")) == "HIT"
+    shut_down(process)
+
+
+def test_a_lost_listener_falls_back_to_serials_and_listens_again(
+    listening_database, app_settings, session_factory_for
+):
+    make_session = session_factory_for(listening_database)
+    committed_project(make_session)
+    process = server_process(listening_database, app_settings)
+    listener = process.app.listener
+    paths = (f"/project/{NAME}/", f"/pypi/{NAME}/json")
+    for path in paths:
+        process.get(path)
+        assert cache_state(process.get(path)) == "HIT"
+    with make_session() as session:
+        session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        )
+    deadline = time.monotonic() + 10
+    while listener.connected.is_set():
+        assert time.monotonic() < deadline, "the listener did not notice"
+        time.sleep(0.001)
+    # Meanwhile a change is not heard: serials are read per request instead.
+    with make_session() as session:
+        package = session.scalars(select(Package).where(Package.name == NAME)).one()
+        package.summary = "Changed while nobody listened"
+        journal(session, package, "update summary")
+        session.commit()
+    assert "Changed while nobody listened" in process.get(paths[0]).text
+    # Back, it assumes anything may have changed unheard, pages it never
+    # served meanwhile included.
+    assert listener.connected.wait(10)
+    project_page = process.get(paths[0])
+    assert cache_state(project_page) == "MISS"
+    assert "Changed while nobody listened" in project_page.text
+    json_page = process.get(paths[1])
+    assert cache_state(json_page) == "MISS"
+    with make_session() as session:
+        serial = session.scalar(select(Package.last_serial).where(Package.name == NAME))
+    assert json_page.json["last_serial"] == serial
+    assert cache_state(process.get(paths[1])) == "HIT"
     shut_down(process)
 
 
@@ -235,17 +435,17 @@ def test_cache_is_bounded_in_bytes_least_recently_used_out():
     body = b"x" * 3000
     for n in range(5):
         cache.put(("page", n), page(body))
-    assert cache.get(("page", 0), ("project", 1, 1)) is not None  # now the most recent
+    assert cache.get(("page", 0), ("project", 1, 1).__eq__) is not None  # now the most recent
     for n in range(5, 40):
         cache.put(("page", n), page(body))
     assert len(cache) < 40
     assert cache.size_bytes <= 160_000
-    assert cache.get(("page", 1), ("project", 1, 1)) is None
-    assert cache.get(("page", 0), ("project", 1, 1)) is None  # used, but long ago
-    assert cache.get(("page", 39), ("project", 1, 1)) is not None
+    assert cache.get(("page", 1), ("project", 1, 1).__eq__) is None
+    assert cache.get(("page", 0), ("project", 1, 1).__eq__) is None  # used, but long ago
+    assert cache.get(("page", 39), ("project", 1, 1).__eq__) is not None
     # One page may not take more than a sixteenth of the whole.
     cache.put(("huge",), page(b"x" * 10_000))
-    assert cache.get(("huge",), ("project", 1, 1)) is None
+    assert cache.get(("huge",), ("project", 1, 1).__eq__) is None
 
 
 def test_entries_answer_only_for_their_serial_and_until_they_expire(monkeypatch):
@@ -255,17 +455,17 @@ def test_entries_answer_only_for_their_serial_and_until_they_expire(monkeypatch)
     monkeypatch.setattr(page_cache.time, "monotonic", lambda: now[0])
     cache = PageCache(max_bytes=100_000)
     cache.put(("home",), page(b"home", dependency=("index", 7), expires=1060.0))
-    assert cache.get(("home",), ("index", 8)) is None
-    assert cache.get(("home",), ("index", 7)).body == b"home"
+    assert cache.get(("home",), ("index", 8).__eq__) is None
+    assert cache.get(("home",), ("index", 7).__eq__).body == b"home"
     now[0] = 1060.0
-    assert cache.get(("home",), ("index", 7)) is None
+    assert cache.get(("home",), ("index", 7).__eq__) is None
 
 
 def test_each_server_thread_keeps_one_serial_connection_until_it_ends(
     migrated_database_url, app_settings, session_factory_for
 ):
     committed_project(session_factory_for(migrated_database_url))
-    process = server_process(migrated_database_url, app_settings)
+    process = server_process(migrated_database_url, app_settings, QUERY)
     serials = process.app.serials
 
     seen = []
@@ -286,3 +486,68 @@ def test_each_server_thread_keeps_one_serial_connection_until_it_ends(
     assert len(serials._held) == 1
     shut_down(process)
     assert len(serials._held) == 0
+
+
+def listener_at(max_remembered: int = 10_000) -> JournalListener:
+    """A listener that has connected (no thread: notifications are applied by hand)."""
+    listener = JournalListener(
+        create_engine("postgresql+psycopg://"), max_remembered=max_remembered
+    )
+    listener._forget_everything()
+    listener._live = True
+    return listener
+
+
+def test_a_page_is_current_until_its_project_or_for_index_pages_any_project_changes():
+    listener = listener_at()
+    filled = listener.generation
+    project_page, index_page = (LISTENED, "numpy", filled), (LISTENED, None, filled)
+    listener.apply("Django")
+    assert listener.is_current(project_page)
+    assert not listener.is_current(index_page)
+    listener.apply("Flask\nNumPy")  # display names: normalized as the routes are
+    assert not listener.is_current(project_page)
+    # Rendered after the change was heard, a page shows it: current.
+    assert listener.is_current((LISTENED, "numpy", listener.generation))
+    # Filled while serials were read per request: not this listener's to vouch for.
+    assert not listener.is_current(("project", 1, 1))
+
+
+def test_a_page_rendered_across_a_change_is_never_current():
+    """The generation is read before rendering: a change heard meanwhile makes it old."""
+    listener = listener_at()
+    token = listener.generation  # as token() gives it to a request
+    listener.apply_local(["numpy"])  # committed while the page was being made
+    assert not listener.is_current((LISTENED, "numpy", token))
+    assert not listener.is_current((LISTENED, None, token))
+
+
+def test_forgotten_changes_and_everything_notifications_count_for_every_page():
+    listener = listener_at(max_remembered=2)
+    before = listener.generation
+    for name in ("a", "b", "c"):  # "a" is forgotten: any project may have changed then
+        listener.apply(name)
+    assert not listener.is_current((LISTENED, "zzz", before))
+    assert listener.is_current((LISTENED, "zzz", before + 1))  # after "a"
+    assert not listener.is_current((LISTENED, "c", before + 2))
+    listener.apply("*")
+    assert not listener.is_current((LISTENED, "zzz", before + 3))
+    assert listener.is_current((LISTENED, "zzz", listener.generation))
+
+
+def test_a_listener_not_connected_vouches_for_nothing():
+    listener = listener_at()
+    page_dependency = (LISTENED, "numpy", listener.generation)
+    listener._live = False
+    assert not listener.is_current(page_dependency)
+
+
+def test_invalidation_setting():
+    sqlite, postgres = create_engine("sqlite://"), create_engine("postgresql+psycopg://")
+    assert invalidation(None, sqlite) == QUERY
+    assert invalidation("", postgres) == LISTEN
+    assert invalidation("query", postgres) == QUERY
+    with pytest.raises(ConfigurationError, match="needs Postgres"):
+        invalidation("listen", sqlite)
+    with pytest.raises(ConfigurationError, match="must be 'listen' or 'query', not 'notify'"):
+        invalidation("notify", postgres)

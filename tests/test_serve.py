@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text
+
+from pypi_web.legacy.services import journal
+from pypi_web.models import Package, Release
 
 PRODUCTION_INI = Path(__file__).resolve().parent.parent / "production.ini"
 
@@ -134,3 +139,53 @@ def test_bad_arguments_are_refused(tmp_path):
     )
     assert result.returncode == 2
     assert f"{missing}: no such file" in result.stderr
+
+
+def project_json(port: int, name: str) -> tuple[int, str | None]:
+    """(last_serial, X-Cache) of a project's JSON page, over a new connection."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/pypi/{name}/json", timeout=10) as r:
+        return json.load(r)["last_serial"], r.headers.get("X-Cache")
+
+
+def test_every_worker_serves_a_change_committed_elsewhere(
+    backend, migrated_database_url, session_factory_for, tmp_path
+):
+    """Each worker keeps its own page cache; a write from another process reaches all."""
+    make_session = session_factory_for(migrated_database_url)
+    with make_session() as session:
+        package = Package(name="shared-pkg", normalized_name="shared-pkg", last_serial=0)
+        session.add(package)
+        session.add(Release(package=package, version="1.0", canonical_version="1", sort_order=0))
+        session.flush()
+        journal(session, package, "create")
+        session.commit()
+    port = free_port()
+    server = start(migrated_database_url, port, tmp_path, "--workers", "2")
+    try:
+        wait_for(lambda: answers(port) and len(children(server.pid)) == 2, what="two workers")
+        wait_for(
+            lambda: all(project_json(port, "shared-pkg")[1] == "HIT" for _ in range(10)),
+            what="both workers' caches to hold the page",
+        )
+        if backend == "postgresql":
+            # Each worker listens on a connection of its own, opened after the fork.
+            with make_session() as session:
+                listening = session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                    )
+                )
+            assert listening == 2
+        with make_session() as session:
+            package = session.scalars(select(Package).where(Package.name == "shared-pkg")).one()
+            serial = journal(session, package, "update summary")
+            session.commit()
+        wait_for(
+            lambda: all(project_json(port, "shared-pkg")[0] == serial for _ in range(20)),
+            what="every worker to serve the change",
+        )
+        assert project_json(port, "shared-pkg") == (serial, "HIT")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)

@@ -8,6 +8,10 @@ from sqlalchemy.orm import Session
 from pypi_web.models import JournalEntry, Package, Release, ReleaseFile, User, utcnow
 from pypi_web.packaging import versions
 
+# session.info key: names of the projects journalled in the session's
+# transaction (the page cache drops their pages when it commits).
+JOURNALLED_NAMES = "pypi_web.journalled_names"
+
 
 def journal(
     dbsession: Session,
@@ -34,6 +38,7 @@ def journal(
         .returning(JournalEntry.id)
     )
     package.last_serial = serial
+    dbsession.info.setdefault(JOURNALLED_NAMES, set()).add(package.name)
     return serial
 
 

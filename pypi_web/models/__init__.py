@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from .accounts import MAINTAINER, OWNER, ApiToken, Role, User
 from .classifiers import Classifier, package_classifiers
 from .events import AuditEvent
+from .journal_notify import JOURNAL_CHANNEL
 from .meta import Base, utcnow
 from .packaging import JournalEntry, Package, Release, ReleaseFile
 from .search import SEARCH_SCHEMA_NAMES
 
 __all__ = [
+    "JOURNAL_CHANNEL",
     "MAINTAINER",
     "OWNER",
     "SEARCH_SCHEMA_NAMES",
