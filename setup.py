@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -53,7 +53,8 @@ setup(
         "Topic :: Internet :: WWW/HTTP :: WSGI :: Application",
     ],
     python_requires=">=3.11",
-    packages=find_packages(exclude=["tests", "tests.*"]),
+    # Namespace packages: templates/ and static/ hold data only, and are shipped as such.
+    packages=find_namespace_packages(include=["pypi_web", "pypi_web.*"]),
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
