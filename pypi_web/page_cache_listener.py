@@ -19,10 +19,11 @@ would be stale: the change's generation is later than the page's, so it is
 not served. Rendering started after the change was heard sees the change.
 
 The price is the delay between a commit and its notification reaching the
-other processes: a few milliseconds at most (bench/README.md, staleness). A process's own
-writes are applied at their commit (``apply_local``), so whoever wrote reads
-their write from the process that served them. While the listener is not
-connected, ``token()`` is None and the cache reads serials per request.
+other processes: a few milliseconds at most (bench/README.md, staleness). A
+process's own writes are applied at their commit (``apply_local``), so
+whoever wrote reads their write from the process that served them. While the
+listener is not connected, ``token()`` is None and the cache reads serials
+per request.
 """
 
 from __future__ import annotations
