@@ -14,8 +14,8 @@ knows (``page_cache.invalidation``):
 * ``listen`` (Postgres' default): Postgres notifies every server process of
   each journalled commit (pypi_web.page_cache_listener), so a hit costs no
   query at all. A process's own writes count at their commit; another
-  process's reach it a few milliseconds later at most. While the listener is not
-  connected, serials are read per request as with ``query``.
+  process's reach it a few milliseconds later at most. While the listener is
+  not connected, serials are read per request as with ``query``.
 
 This is the part of pypi.org's CDN (Fastly, purged by serial) a single site
 can do in-process.

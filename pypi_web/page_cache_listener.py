@@ -67,7 +67,6 @@ class JournalListener:
         self._changed: OrderedDict[str, int] = OrderedDict()
         self._floor = 0
         self._index_changed = 0
-        self._live = False
         self._fresh_state()
         # Threads do not survive a fork (pypi-web-serve forks its workers
         # from the process that loaded the app): each child listens anew.

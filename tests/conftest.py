@@ -88,6 +88,12 @@ class DatabaseFactory:
         self.created.append(url)
         return url
 
+    def create_migrated(self, label: str = "fresh") -> str:
+        """A new database at the head revision, with no rows."""
+        url = self.create(label)
+        upgrade(url)
+        return url
+
     def drop_all(self) -> None:
         if self.backend != "postgresql":
             return
@@ -156,9 +162,7 @@ def postgres_factory(tmp_path_factory) -> Iterator[DatabaseFactory]:
 @pytest.fixture
 def migrated_postgres_url(postgres_factory) -> str:
     """A new Postgres database at the head revision, with no rows, for this test alone."""
-    url = postgres_factory.create("fresh")
-    upgrade(url)
-    return url
+    return postgres_factory.create_migrated()
 
 
 @pytest.fixture
@@ -170,16 +174,13 @@ def empty_database_url(database_factory) -> str:
 @pytest.fixture
 def migrated_database_url(database_factory) -> str:
     """A new database at the head revision, with no rows, for this test alone."""
-    url = database_factory.create("fresh")
-    upgrade(url)
-    return url
+    return database_factory.create_migrated()
 
 
 @pytest.fixture(scope="session")
 def dbengine(database_factory, top100_dir) -> Iterator[Engine]:
     """The session's shared database: schema at head, top-100 data imported."""
-    url = database_factory.create("shared")
-    upgrade(url)
+    url = database_factory.create_migrated("shared")
     engine = get_engine({"sqlalchemy.url": url})
     import_top100(engine)
     yield engine
