@@ -61,4 +61,5 @@ def file_url(request, release_file) -> str:
     site's own file storage (``/files/<path>``)."""
     if release_file.url:
         return release_file.url
-    return route_path_or(request, "file", f"/files/{release_file.path}", path=release_file.path)
+    # The route is "/files/*subpath" (pypi_web.simple): the path fills the star.
+    return route_path_or(request, "file", f"/files/{release_file.path}", subpath=release_file.path)

@@ -417,3 +417,16 @@ def test_password_guessing_is_throttled(post_upload, dbsession):
     assert response.status_int == 429
     assert "Too many failed login attempts" in response.status
     assert package(dbsession) is None
+
+
+def test_uploaded_project_pages_link_the_uploaded_bytes(post_upload, testapp):
+    """Publish, then look: the pages of an uploaded project, and each file link on them."""
+    uploads = dict([make_wheel(NAME, VERSION), make_sdist(NAME, VERSION)])
+    for filename, content in uploads.items():
+        post_upload(filename, content, name=NAME, version=VERSION)
+    for page in (f"/project/{NAME}/", f"/project/{NAME}/{VERSION}/"):
+        response = testapp.get(page, status=200)
+        links = {a.text: a["href"] for a in response.html.select("a.file-name")}
+        assert set(links) == set(uploads)
+        for filename, href in links.items():
+            assert testapp.get(href, status=200).body == uploads[filename]

@@ -35,8 +35,9 @@ def test_file_url_prefers_the_original_url():
     assert helpers.file_url(request, imported) == "https://files.example.org/a-1.0.tar.gz"
     uploaded = ReleaseFile(url=None, path="ab/cd/a-1.0.tar.gz")
     assert helpers.file_url(request, uploaded) == "/files/ab/cd/a-1.0.tar.gz"
-    request = make_request(("file", "/downloads/{path:.*}"))
-    assert helpers.file_url(request, uploaded) == "/downloads/ab/cd/a-1.0.tar.gz"
+    # The route as pypi_web.simple registers it.
+    request = make_request(("file", "/files/*subpath"))
+    assert helpers.file_url(request, uploaded) == "/files/ab/cd/a-1.0.tar.gz"
 
 
 def test_package_type_label():
