@@ -35,6 +35,8 @@ tests_require = [
     "playwright>=1.45",
     "pytest>=8",
     "ruff>=0.6",
+    # Builds of the test projects: 69.3 and later name sdists as PEP 625 (and pypi.org) require.
+    "setuptools>=69.3",
     "twine>=5",
     # The real-client tests build a wheel offline (python -m build --no-isolation).
     "wheel>=0.40",

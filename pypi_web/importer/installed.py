@@ -123,6 +123,12 @@ def project_from_metadata(text: str) -> ProjectData:
             "description_content_type": fields["description_content_type"],
             "requires_python": fields["requires_python"],
             "requires_dist": list(requires_dist) if requires_dist else None,
+            "license_expression": text_value(
+                raw.get("license_expression"), where, "License-Expression"
+            ),
+            "license_files": raw.get("license_files") or None,
+            "provides_extra": raw.get("provides_extra") or None,
+            "dynamic": raw.get("dynamic") or None,
         }
     )
     return ProjectData(

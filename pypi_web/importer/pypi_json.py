@@ -328,6 +328,11 @@ def project_from_document(document: Any) -> ProjectData:
         "description_content_type": fields["description_content_type"],
         "requires_python": fields["requires_python"],
         "requires_dist": _string_list(info.get("requires_dist"), where, "requires_dist"),
+        # Metadata 2.2-2.4, in documents from indexes that serve them (pypi.org does).
+        "license_expression": text_value(
+            info.get("license_expression"), where, "license_expression"
+        ),
+        **{key: _string_list(info.get(key), where, key) for key in _METADATA_LISTS},
     }
 
     result: dict[str, ReleaseData] = {}
@@ -403,12 +408,15 @@ _FILE_MUTABLE = (
     "comment_text",
     "url",
 )
+_METADATA_LISTS = ("license_files", "provides_extra", "dynamic")
 _RELEASE_METADATA = (
     "summary",
     "description",
     "description_content_type",
     "requires_python",
     "requires_dist",
+    "license_expression",
+    *_METADATA_LISTS,
 )
 # Bound parameters per IN list: well below every backend's limit.
 _CHUNK = 500

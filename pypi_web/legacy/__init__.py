@@ -4,3 +4,5 @@
 def includeme(config):
     config.include(".json_api")
     config.add_route("upload", "/legacy/")
+    # request.uploader: who the upload's credentials name, or the response refusing them.
+    config.add_request_method(".upload.authenticate", "uploader", reify=True)

@@ -20,23 +20,8 @@ import hashlib
 import hmac
 import io
 import logging
-import re
-import tarfile
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import trove_classifiers
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    canonicalize_version,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
 from pyramid.httpexceptions import (
     HTTPBadRequest,
     HTTPException,
@@ -68,26 +53,15 @@ from pypi_web.models import (
 )
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging import versions
-from pypi_web.packaging.names import is_valid_name, normalize
 
-from . import services
+from . import distributions, metadata, services
+from .metadata import UploadMetadata
 
 log = logging.getLogger(__name__)
 
-CORE_METADATA_HELP = (
-    "See https://packaging.python.org/specifications/core-metadata for more information."
-)
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-MAX_METADATA_BYTES = 10 * 1024 * 1024
-MAX_ARCHIVE_MEMBERS = 100_000
-METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
-DESCRIPTION_TYPES = ("text/plain", "text/x-rst", "text/markdown")
 REALM = 'Basic realm="pypi_web", charset="UTF-8"'
 BAD_CREDENTIALS = "Invalid or non-existent authentication information."
-# Repeated fields (twine sends one form field per value).
-MULTI_FIELDS = ("classifiers", "requires_dist", "project_urls", "platform", "dynamic")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class UploadRefused(Exception):
@@ -167,44 +141,9 @@ def authenticate(request) -> Uploader | HTTPException:
 # ---- the form's metadata ----
 
 
-@dataclass
-class UploadMetadata:
-    metadata_version: str
-    name: str
-    version: str
-    summary: str | None = None
-    description: str | None = None
-    description_content_type: str | None = None
-    keywords: str | None = None
-    home_page: str | None = None
-    download_url: str | None = None
-    author: str | None = None
-    author_email: str | None = None
-    maintainer: str | None = None
-    maintainer_email: str | None = None
-    license: str | None = None
-    requires_python: str | None = None
-    requires_dist: list[str] = field(default_factory=list)
-    classifiers: list[str] = field(default_factory=list)
-    project_urls: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def normalized_name(self) -> str:
-        return normalize(self.name)
-
-
 def _value(form, key: str) -> str | None:
-    """A single-valued field; setuptools' "UNKNOWN" placeholder means not given."""
     value = form.get(key)
-    if not isinstance(value, str):
-        return None
-    if value.strip() in ("", "UNKNOWN"):
-        return None
-    return value
-
-
-def _values(form, key: str) -> list[str]:
-    return [v for v in form.getall(key) if isinstance(v, str) and v.strip() not in ("", "UNKNOWN")]
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _check_length(field_name: str, value: str | None, limit: int) -> None:
@@ -216,131 +155,13 @@ def parse_metadata(form) -> UploadMetadata:
     for key, value in form.items():
         if isinstance(value, str) and "\x00" in value:
             refuse(HTTPBadRequest, f"The field {key!r} contains a NUL character.")
-
-    metadata_version = _value(form, "metadata_version") or ""
-    if metadata_version not in METADATA_VERSIONS:
-        refuse(
-            HTTPBadRequest,
-            f"'{metadata_version}' is not a valid metadata version. {CORE_METADATA_HELP}",
-        )
-
-    name = _value(form, "name") or ""
-    if not name:
-        refuse(
-            HTTPBadRequest,
-            f"'' is an invalid value for Name. Error: This field is required. {CORE_METADATA_HELP}",
-        )
-    if not is_valid_name(name) or len(name) > 200:
-        refuse(
-            HTTPBadRequest,
-            f"'{name}' is an invalid value for Name. Error: Start and end with a letter or "
-            "numeral containing only ASCII numeric and '.', '_' and '-'. "
-            f"{CORE_METADATA_HELP}",
-        )
-
-    version = _value(form, "version")
-    if version is None:
-        refuse(HTTPBadRequest, f"'version' is a required field. {CORE_METADATA_HELP}")
     try:
-        parsed = Version(version)
-    except InvalidVersion:
-        refuse(HTTPBadRequest, f"'{version}' is invalid for 'version'. {CORE_METADATA_HELP}")
-    if parsed.local is not None:
-        refuse(
-            HTTPBadRequest,
-            f"The use of local versions in '{version}' is not allowed. See "
-            "https://packaging.python.org/specifications/core-metadata for more information.",
-        )
-    _check_length("version", version, 100)
-
-    meta = UploadMetadata(metadata_version=metadata_version, name=name, version=version)
-    for key in (
-        "summary",
-        "description",
-        "keywords",
-        "home_page",
-        "download_url",
-        "author",
-        "author_email",
-        "maintainer",
-        "maintainer_email",
-        "license",
-    ):
-        setattr(meta, key, _value(form, key))
-    if meta.summary is not None:
-        if "\n" in meta.summary.strip() or len(meta.summary) > 512:
-            refuse(
-                HTTPBadRequest,
-                f"'{meta.summary[:100]}' is an invalid value for Summary. "
-                "Error: Use a single line of 512 characters or fewer.",
-            )
-        meta.summary = meta.summary.strip()
-
-    content_type = _value(form, "description_content_type")
-    if content_type is not None:
-        main = content_type.split(";", 1)[0].strip().lower()
-        if main not in DESCRIPTION_TYPES or len(content_type) > 255:
-            refuse(
-                HTTPBadRequest,
-                f"'{content_type}' is an invalid value for Description-Content-Type. Error: "
-                "Use a known content-type (text/plain, text/x-rst or text/markdown). "
-                f"{CORE_METADATA_HELP}",
-            )
-        meta.description_content_type = content_type
-
-    requires_python = _value(form, "requires_python")
-    if requires_python is not None:
-        try:
-            SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            refuse(
-                HTTPBadRequest,
-                f"'{requires_python}' is invalid for 'requires_python'. {CORE_METADATA_HELP}",
-            )
-        _check_length("requires_python", requires_python, 255)
-        meta.requires_python = requires_python
-
-    for requirement in _values(form, "requires_dist"):
-        try:
-            Requirement(requirement)
-        except InvalidRequirement:
-            refuse(
-                HTTPBadRequest,
-                f"'{requirement}' is invalid for 'requires_dist'. {CORE_METADATA_HELP}",
-            )
-        meta.requires_dist.append(requirement)
-
-    for classifier in _values(form, "classifiers"):
-        if (
-            classifier not in trove_classifiers.classifiers
-            or classifier in trove_classifiers.deprecated_classifiers
-        ):
-            refuse(
-                HTTPBadRequest,
-                f"'{classifier}' is not a valid classifier. See "
-                "https://pypi.org/classifiers/ for the list of classifiers.",
-            )
-        if classifier not in meta.classifiers:
-            meta.classifiers.append(classifier)
-
-    for entry in _values(form, "project_urls"):
-        label, sep, url = entry.partition(",")
-        label, url = label.strip(), url.strip()
-        if not sep or not label or len(label) > 32 or not url:
-            refuse(
-                HTTPBadRequest,
-                f"'{entry}' is invalid for 'project_urls'. Use 'Label, URL' with a label of "
-                f"32 characters or fewer. {CORE_METADATA_HELP}",
-            )
-        meta.project_urls[label] = url
-    if meta.download_url and "Download" not in meta.project_urls:
-        meta.project_urls["Download"] = meta.download_url
-    return meta
+        return metadata.parse_form(form)
+    except metadata.MetadataError as error:
+        refuse(HTTPBadRequest, str(error))
 
 
 # ---- the file ----
-
-SDIST_EXTENSIONS = (".tar.gz", ".zip")
 
 
 @dataclass
@@ -353,7 +174,7 @@ class UploadFile:
 
 def parse_file_fields(form, meta: UploadMetadata) -> UploadFile:
     filetype = _value(form, "filetype") or ""
-    if filetype not in ("sdist", "bdist_wheel"):
+    if filetype not in distributions.EXTENSIONS:
         refuse(HTTPBadRequest, "Invalid value for filetype. Error: Use a known file type.")
     pyversion = _value(form, "pyversion") or ""
     if filetype == "sdist" and pyversion not in ("", "source"):
@@ -373,38 +194,11 @@ def parse_file_fields(form, meta: UploadMetadata) -> UploadFile:
     if content is None or isinstance(content, str) or not getattr(content, "filename", None):
         refuse(HTTPBadRequest, "Upload payload does not have a file.")
     filename = content.filename
-    if "/" in filename or "\\" in filename:
-        refuse(HTTPBadRequest, "Cannot upload a file with '/' or '\\' in the name.")
     _check_length("filename", filename, 255)
-    if not filename.endswith((".whl", *SDIST_EXTENSIONS)):
-        refuse(
-            HTTPBadRequest,
-            "Invalid file extension: Use .tar.gz, .whl or .zip extension. See "
-            "https://www.python.org/dev/peps/pep-0527 and https://peps.python.org/pep-0715/ "
-            "for more information",
-        )
-    if (filetype == "bdist_wheel") != filename.endswith(".whl"):
-        refuse(
-            HTTPBadRequest,
-            f"Invalid value for filetype. Error: {filename!r} is not a "
-            f"{'wheel' if filetype == 'bdist_wheel' else 'source distribution'}.",
-        )
-
     try:
-        if filetype == "bdist_wheel":
-            file_name, file_version, _, _ = parse_wheel_filename(filename)
-        else:
-            file_name, file_version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
-        refuse(HTTPBadRequest, f"Invalid distribution file name: {exc}")
-    if canonicalize_name(file_name) != meta.normalized_name:
-        prefix = re.sub(r"[-_.]+", "_", meta.name).lower()
-        refuse(HTTPBadRequest, f"Start filename for {meta.name!r} with {prefix!r}.")
-    if canonicalize_version(file_version) != canonicalize_version(meta.version):
-        refuse(
-            HTTPBadRequest,
-            f"Version in filename should be {meta.version!r} not {str(file_version)!r}.",
-        )
+        distributions.check_filename(filename, filetype, meta)
+    except distributions.DistributionError as error:
+        refuse(HTTPBadRequest, str(error))
     python_version = "source" if filetype == "sdist" else pyversion
     return UploadFile(filename, filetype, python_version, content.file)
 
@@ -430,61 +224,15 @@ def check_digests(form, received: Received) -> None:
             )
 
 
-def _wheel_metadata(path, filename: str) -> bytes:
-    """The wheel's ``*.dist-info/METADATA``; ValueError when it is not a sound wheel."""
-    name, version, _, _ = parse_wheel_filename(filename)
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        if len(members) > MAX_ARCHIVE_MEMBERS:
-            raise ValueError("too many members")
-        dist_infos = {
-            info.filename.split("/", 1)[0]
-            for info in members
-            if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
-        }
-        wanted = [
-            d
-            for d in dist_infos
-            if canonicalize_name(d.removesuffix(".dist-info").rpartition("-")[0]) == name
-        ]
-        if len(wanted) != 1:
-            raise ValueError("no single .dist-info/METADATA for the project")
-        dist_info = wanted[0]
-        names = {info.filename for info in members}
-        if f"{dist_info}/WHEEL" not in names:
-            raise ValueError("no WHEEL file")
-        info = archive.getinfo(f"{dist_info}/METADATA")
-        if info.file_size > MAX_METADATA_BYTES:
-            raise ValueError("METADATA is too large")
-        data = archive.read(info)
-    del version
-    return data
-
-
-def _sdist_has_pkg_info(path, filename: str) -> bool:
-    if filename.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            return any(n.count("/") == 1 and n.endswith("/PKG-INFO") for n in archive.namelist())
-    with tarfile.open(path, mode="r:gz") as archive:
-        # Stop at the first PKG-INFO: reading a whole (possibly huge) tar is not needed.
-        for count, member in enumerate(archive):
-            if member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
-                return member.isfile()
-            if count >= MAX_ARCHIVE_MEMBERS:
-                return False
-    return False
-
-
-def check_distribution(upload: UploadFile, received: Received) -> bytes | None:
-    """The wheel's METADATA (None for an sdist); 400 when the archive is not a distribution."""
+def check_distribution(upload: UploadFile, received: Received, meta: UploadMetadata):
+    """The wheel's METADATA (None for an sdist); 400 when the archive is refused."""
     try:
-        if upload.filetype == "bdist_wheel":
-            return _wheel_metadata(received.temp_path, upload.filename)
-        if _sdist_has_pkg_info(received.temp_path, upload.filename):
-            return None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
-        log.info("invalid distribution %s: %s", upload.filename, exc)
-    refuse(HTTPBadRequest, "Invalid distribution file.")
+        return distributions.check_archive(
+            received.temp_path, upload.filename, upload.filetype, meta
+        )
+    except distributions.DistributionError as error:
+        log.info("invalid distribution %s: %s", upload.filename, error)
+        refuse(HTTPBadRequest, str(error))
 
 
 # ---- permissions and storing ----
@@ -575,7 +323,7 @@ def handle_upload(request) -> Response:
     package = dbsession.scalars(
         select(Package).where(Package.normalized_name == meta.normalized_name)
     ).one_or_none()
-    uploader = request.environ["pypi_web.uploader"]
+    uploader = request.uploader
     check_permission(dbsession, uploader, package, meta.name)
     upload = parse_file_fields(form, meta)
 
@@ -594,10 +342,8 @@ def handle_upload(request) -> Response:
         received.discard()
 
 
-def _store_upload(request, meta, upload, received, package, uploader) -> Response:
-    dbsession = request.dbsession
-    check_digests(request.POST, received)
-
+def _is_identical_again(dbsession, upload: UploadFile, received: Received) -> bool:
+    """True for the very file already stored (a retried upload); 400 for another one."""
     existing = dbsession.scalars(
         select(ReleaseFile).where(ReleaseFile.filename == upload.filename)
     ).one_or_none()
@@ -606,9 +352,7 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
             None,
             received.blake2_256,
         ):
-            # The identical file again (a retried upload): nothing changes.
-            request.tm.doom()
-            return ok()
+            return True
         refuse(
             HTTPBadRequest,
             f"File already exists ({upload.filename!r}, with blake2_256 hash "
@@ -623,40 +367,64 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
             f"File already exists ({same_bytes!r}, with blake2_256 hash "
             f"{received.blake2_256!r}). The same file cannot be uploaded under another name.",
         )
-    core_metadata = check_distribution(upload, received)
+    return False
+
+
+def _new_project(dbsession, meta: UploadMetadata, user: User) -> Package:
+    package = Package(name=meta.name, normalized_name=meta.normalized_name, last_serial=0)
+    dbsession.add(package)
+    dbsession.flush()
+    dbsession.add(Role(user=user, package=package, role_name=OWNER))
+    services.journal(dbsession, package, "create", user=user)
+    services.journal(dbsession, package, f"add {OWNER} {user.username}", user=user)
+    return package
+
+
+def _release_for(dbsession, package: Package, meta: UploadMetadata, upload, user) -> Release:
+    """The release the file belongs to, added (and journalled) when it is new."""
+    releases = packaging_services.release_history(dbsession, package.id)
+    release = packaging_services.find_release(releases, meta.version)
+    if release is not None:
+        if upload.filetype == "sdist" and any(f.packagetype == "sdist" for f in release.files):
+            refuse(HTTPBadRequest, "Only one sdist may be uploaded per release.")
+        return release
+    release = Release(
+        package=package,
+        version=meta.version,
+        canonical_version=versions.canonical_version(meta.version),
+        is_prerelease=versions.is_prerelease(meta.version),
+        created=utcnow(),
+        summary=meta.summary,
+        description=meta.description,
+        description_content_type=meta.description_content_type,
+        requires_python=meta.requires_python,
+        requires_dist=meta.requires_dist or None,
+        license_expression=meta.license_expression,
+        license_files=meta.license_files or None,
+        provides_extra=meta.provides_extra or None,
+        dynamic=meta.dynamic or None,
+    )
+    dbsession.add(release)
+    dbsession.flush()
+    orders = services.renumber_releases(dbsession, package)
+    if orders[release.version] == max(orders.values()):
+        _set_package_metadata(dbsession, package, meta)
+    services.journal(dbsession, package, "new release", version=release.version, user=user)
+    return release
+
+
+def _store_upload(request, meta, upload, received, package, uploader) -> Response:
+    dbsession = request.dbsession
+    check_digests(request.POST, received)
+    if _is_identical_again(dbsession, upload, received):
+        request.tm.doom()
+        return ok()
+    core_metadata = check_distribution(upload, received, meta)
 
     user = uploader.user
     if package is None:
-        package = Package(name=meta.name, normalized_name=meta.normalized_name, last_serial=0)
-        dbsession.add(package)
-        dbsession.flush()
-        dbsession.add(Role(user=user, package=package, role_name=OWNER))
-        services.journal(dbsession, package, "create", user=user)
-        services.journal(dbsession, package, f"add {OWNER} {user.username}", user=user)
-
-    releases = packaging_services.release_history(dbsession, package.id)
-    release = packaging_services.find_release(releases, meta.version)
-    if release is None:
-        release = Release(
-            package=package,
-            version=meta.version,
-            canonical_version=versions.canonical_version(meta.version),
-            is_prerelease=versions.is_prerelease(meta.version),
-            created=utcnow(),
-            summary=meta.summary,
-            description=meta.description,
-            description_content_type=meta.description_content_type,
-            requires_python=meta.requires_python,
-            requires_dist=meta.requires_dist or None,
-        )
-        dbsession.add(release)
-        dbsession.flush()
-        orders = services.renumber_releases(dbsession, package)
-        if orders[release.version] == max(orders.values()):
-            _set_package_metadata(dbsession, package, meta)
-        services.journal(dbsession, package, "new release", version=release.version, user=user)
-    elif upload.filetype == "sdist" and any(f.packagetype == "sdist" for f in release.files):
-        refuse(HTTPBadRequest, "Only one sdist may be uploaded per release.")
+        package = _new_project(dbsession, meta, user)
+    release = _release_for(dbsession, package, meta, upload, user)
 
     path = storage_path(received.sha256, upload.filename)
     now = utcnow()
@@ -686,19 +454,7 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
         user=user,
     )
     package.last_updated = now
-    audit.record(
-        dbsession,
-        "package:upload",
-        user=user,
-        package_name=package.name,
-        ip_address=_client_address(request),
-        additional={
-            "filename": upload.filename,
-            "version": release.version,
-            "sha256": received.sha256,
-            "token_id": uploader.token.id if uploader.token is not None else None,
-        },
-    )
+    _record_upload(request, uploader, package, release, upload, received)
     # The rows go to the database first: a refusal by a constraint leaves no file.
     dbsession.flush()
 
@@ -710,13 +466,27 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
     return ok()
 
 
+def _record_upload(request, uploader, package, release, upload, received) -> None:
+    audit.record(
+        request.dbsession,
+        "package:upload",
+        user=uploader.user,
+        package_name=package.name,
+        ip_address=_client_address(request),
+        additional={
+            "filename": upload.filename,
+            "version": release.version,
+            "sha256": received.sha256,
+            "token_id": uploader.token.id if uploader.token is not None else None,
+        },
+    )
+
+
 @view_config(route_name="upload", request_method="POST", require_csrf=False)
 def upload(request):
-    identity = authenticate(request)
-    if isinstance(identity, HTTPException):
+    if isinstance(request.uploader, HTTPException):
         # Returned, not raised: a failed password is recorded (and committed) for throttling.
-        return identity
-    request.environ["pypi_web.uploader"] = identity
+        return request.uploader
     try:
         return handle_upload(request)
     except UploadRefused as refused:

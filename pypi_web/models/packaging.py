@@ -100,6 +100,11 @@ class Release(Base):
     description_content_type: Mapped[str | None] = mapped_column(String(255))
     requires_python: Mapped[str | None] = mapped_column(String(255))
     requires_dist: Mapped[list[str] | None] = mapped_column(JSON)
+    # Metadata 2.2-2.4 (PEP 643, PEP 685, PEP 639), as the upload declared them.
+    license_expression: Mapped[str | None] = mapped_column(Text)
+    license_files: Mapped[list[str] | None] = mapped_column(JSON)
+    provides_extra: Mapped[list[str] | None] = mapped_column(JSON)
+    dynamic: Mapped[list[str] | None] = mapped_column(JSON)
     yanked: Mapped[bool] = mapped_column(Boolean, server_default=false())
     yanked_reason: Mapped[str | None] = mapped_column(Text)
 

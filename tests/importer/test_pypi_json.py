@@ -96,6 +96,24 @@ def test_info_describes_only_the_latest_release():
     assert project.releases["1.0"].metadata is None
 
 
+def test_metadata_24_fields_of_a_document_are_imported(migrated_database_url, session_factory_for):
+    """pypi.org's documents carry them in ``info`` for the latest release."""
+    doc = minimal_document(
+        license_expression="MIT",
+        license_files=["LICENSE"],
+        provides_extra=["socks"],
+        dynamic=["Requires-Dist"],
+    )
+    with session_factory_for(migrated_database_url)() as session:
+        PypiJsonImporter(session).import_document(doc)
+        session.commit()
+        release = session.scalars(select(Release)).one()
+        assert release.license_expression == "MIT"
+        assert release.license_files == ["LICENSE"]
+        assert release.provides_extra == ["socks"]
+        assert release.dynamic == ["Requires-Dist"]
+
+
 def test_latest_release_missing_from_releases_is_taken_from_urls():
     doc = minimal_document(version="1.0")
     doc["info"]["version"] = "1.1"

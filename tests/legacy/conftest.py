@@ -13,36 +13,47 @@ import pytest
 from pypi_web.accounts import services as accounts
 
 
-def core_metadata(name: str, version: str, requires_python: str | None = None) -> bytes:
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+def core_metadata(
+    name: str, version: str, requires_python: str | None = None, metadata_version: str = "2.1"
+) -> bytes:
+    lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def make_wheel(name: str, version: str, payload: str = "", requires_python: str | None = None):
-    """(filename, bytes) of a small but real wheel."""
+def make_wheel(
+    name: str,
+    version: str,
+    payload: str = "",
+    requires_python: str | None = None,
+    *,
+    tag: str = "py3-none-any",
+    metadata: bytes | None = None,
+):
+    """(filename, bytes) of a small but real wheel; ``metadata`` replaces its METADATA."""
     dist = f"{name.replace('-', '_')}-{version}"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(f"{name.replace('-', '_')}/__init__.py", f"VALUE = {payload!r}\n")
         archive.writestr(
-            f"{dist}.dist-info/METADATA", core_metadata(name, version, requires_python)
+            f"{dist}.dist-info/METADATA", metadata or core_metadata(name, version, requires_python)
         )
         archive.writestr(
             f"{dist}.dist-info/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
         )
         archive.writestr(f"{dist}.dist-info/RECORD", "")
-    return f"{dist}-py3-none-any.whl", buffer.getvalue()
+    return f"{dist}-{tag}.whl", buffer.getvalue()
 
 
-def make_sdist(name: str, version: str, payload: str = ""):
+def make_sdist(name: str, version: str, payload: str = "", *, metadata: bytes | None = None):
+    """(filename, bytes) of a small sdist; ``metadata`` replaces its PKG-INFO."""
     dist = f"{name.replace('-', '_')}-{version}"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for member, data in (
-            ("PKG-INFO", core_metadata(name, version)),
+            ("PKG-INFO", metadata or core_metadata(name, version)),
             ("setup.py", f"# {payload}\n".encode()),
         ):
             info = tarfile.TarInfo(f"{dist}/{member}")

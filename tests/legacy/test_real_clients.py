@@ -90,7 +90,8 @@ def dists(tmp_path_factory) -> dict[str, list[Path]]:
         write_project(root, version, value)
         # --no-isolation: the build must not need the network.
         run([sys.executable, "-m", "build", "--no-isolation", "--outdir", "dist", "."], cwd=root)
-        built[version] = sorted((root / "dist").iterdir())
+        # The sdist first, then the wheel.
+        built[version] = sorted((root / "dist").iterdir(), key=lambda p: p.suffix == ".whl")
         assert [p.suffix for p in built[version]] == [".gz", ".whl"], built[version]
     return built
 
