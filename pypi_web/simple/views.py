@@ -1,9 +1,12 @@
 """``/simple/`` and ``/simple/<name>/``: HTML (PEP 503) or JSON (PEP 691), and file downloads.
 
 The representation is chosen by ``?format=<content type>`` when it names
-one we serve, else by the Accept header; when nothing matches, HTML (as
-PyPI does: never 406, since an old client that sends an odd Accept header
-still understands HTML).
+one we serve, else by the Accept header, as PEP 691 says: the highest
+q-value wins; between types the client names with equal q, the most
+featureful (JSON, then the v1 HTML, then text/html); ``*/*`` or no Accept
+header at all gets text/html. An Accept header that names nothing we serve
+(``application/json``, ``...v2+json``, ``image/png``) gets 406 Not
+Acceptable, listing what can be had.
 """
 
 from __future__ import annotations
@@ -32,14 +35,23 @@ LATEST = {
     "application/vnd.pypi.simple.latest+html": V1_HTML,
     "application/vnd.pypi.simple.latest+json": V1_JSON,
 }
-# Offer order breaks ties: "*/*" (or no Accept header) gets text/html.
+# Offer order answers a wildcard: "*/*" gets text/html.
 OFFERS = [TEXT_HTML, V1_HTML, V1_JSON, *LATEST]
+# Between types the client names with the same q-value, the most featureful wins.
+MOST_FEATUREFUL = [
+    V1_JSON,
+    "application/vnd.pypi.simple.latest+json",
+    V1_HTML,
+    "application/vnd.pypi.simple.latest+html",
+    TEXT_HTML,
+]
 # Short tags for the ETag: one URL, three representations.
 ETAG_KIND = {TEXT_HTML: "html", V1_HTML: "v1html", V1_JSON: "v1json"}
 MAX_NAME_LENGTH = 200
 
 
-def choose_content_type(request) -> str:
+def choose_content_type(request) -> str | None:
+    """The representation to send, or None when the Accept header allows none of them."""
     # "+" typed into a browser's address bar arrives as a space.
     requested = request.GET.get("format", "").strip().lower().replace(" ", "+")
     requested = LATEST.get(requested, requested)
@@ -47,9 +59,25 @@ def choose_content_type(request) -> str:
         return requested
     acceptable = request.accept.acceptable_offers(OFFERS)
     if not acceptable:
-        return TEXT_HTML
-    best = acceptable[0][0]
+        return None
+    best_q = acceptable[0][1]
+    # A valid header's media ranges (None without a header, or for one that cannot be parsed).
+    named = {media_range.lower() for media_range, *_ in request.accept.parsed or ()}
+    best = next(
+        (offer for offer in MOST_FEATUREFUL if offer in named and (offer, best_q) in acceptable),
+        acceptable[0][0],
+    )
     return LATEST.get(best, best)
+
+
+def not_acceptable() -> Response:
+    body = (
+        "406 Not Acceptable: none of the types in the Accept header can be served here.\n"
+        f"Available: {V1_JSON}, {V1_HTML}, {TEXT_HTML} (PEP 691).\n"
+    )
+    response = Response(body, status=406, content_type="text/plain", charset="utf-8")
+    response.vary = ("Accept",)
+    return response
 
 
 def _response(body: str, content_type: str, headers: dict[str, str]) -> Response:
@@ -97,6 +125,8 @@ def index_json(rows, serial: int) -> Iterator[bytes]:
 @view_config(route_name="simple_index", request_method="GET")
 def simple_index(request):
     content_type = choose_content_type(request)
+    if content_type is None:
+        return not_acceptable()
     serial, moment = caching.index_serial(request.dbsession)
     etag = f"{serial}-{ETAG_KIND[content_type]}"
     headers = caching.cache_headers(serial, etag, moment, vary="Accept")
@@ -130,6 +160,8 @@ def simple_detail(request):
         return HTTPMovedPermanently(location=location)
 
     content_type = choose_content_type(request)
+    if content_type is None:
+        return not_acceptable()
     serial = package.last_serial
     moment = caching.package_serial_time(request.dbsession, package) or package.created
     etag = f"{serial}-{ETAG_KIND[content_type]}"

@@ -10,6 +10,8 @@ from pypi_web.models import JournalEntry, Package, Release
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
 PIP_ACCEPT = f"{V1_JSON}, {V1_HTML}; q=0.1, text/html; q=0.01"
+# What uv sends (pip's, above, differs only in the v1 HTML's q-value).
+UV_ACCEPT = f"{V1_JSON}, {V1_HTML};q=0.2, text/html;q=0.01"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 FLASK_WHEEL = "Flask-1.0.2-py2.py3-none-any.whl"
 FLASK_WHEEL_SHA256 = "a080b744b7e345ccfcbc77954861cb05b3c63786e93f2b3875e0913d44b43f05"
@@ -122,10 +124,16 @@ def test_yanked_release_and_requires_python(testapp, dbsession):
         (PIP_ACCEPT, V1_JSON),
         (V1_HTML, V1_HTML),
         ("application/vnd.pypi.simple.latest+json", V1_JSON),
+        (UV_ACCEPT, V1_JSON),
         ("application/vnd.pypi.simple.v1+json;q=0.2, text/html;q=0.5", "text/html"),
-        # Nothing acceptable: HTML anyway, never 406.
-        ("application/x-unknown", "text/html"),
-        ("image/png", "text/html"),
+        # A tie between named types: the most featureful wins; a wildcard still gets HTML.
+        (f"text/html, {V1_HTML}, {V1_JSON}", V1_JSON),
+        (f"text/html, {V1_HTML}", V1_HTML),
+        (f"*/*, {V1_HTML};q=0.5", "text/html"),
+        (f"{V1_JSON};q=0.5, */*;q=0.5", V1_JSON),
+        ("text/*", "text/html"),
+        # An Accept header that cannot be parsed is no header at all.
+        ("bogus;;;===", "text/html"),
     ],
 )
 def test_content_negotiation(testapp, accept, expected):
@@ -134,6 +142,26 @@ def test_content_negotiation(testapp, accept, expected):
         response = testapp.get(url, headers=headers)
         assert response.content_type == expected, url
         assert response.headers["Vary"] == "Accept"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json",
+        "application/vnd.pypi.simple.v2+json",
+        "image/png",
+        f"{V1_JSON};q=0, text/html;q=0",
+    ],
+)
+def test_an_accept_header_naming_nothing_served_gets_406(testapp, accept):
+    for url in ("/simple/", "/simple/flask/"):
+        response = testapp.get(url, headers={"Accept": accept}, status=406)
+        assert response.content_type == "text/plain"
+        assert V1_JSON in response.text and "text/html" in response.text
+        assert response.headers["Vary"] == "Accept"
+    # ?format= still chooses for the client that asks for it explicitly.
+    response = testapp.get(f"/simple/flask/?format={V1_JSON}", headers={"Accept": accept})
+    assert response.content_type == V1_JSON
 
 
 def test_format_parameter_overrides_accept(testapp):
