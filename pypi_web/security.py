@@ -1,15 +1,17 @@
 """What keeps the site safe on the internet: headers, input sanity, CSRF.
 
-One tween, outside the transaction and the exception views, does two things:
+Two tweens, outside the transaction and the exception views:
 
-* It turns requests that cannot be read into a 4xx before any view sees them,
-  so no view, template or database ever meets them. That covers a path, query
+* The first of all tweens turns requests that cannot be read into a 4xx
+  before anything reads them (the debug toolbar's tween included, which
+  fails on a path that is not UTF-8), so no view, template or database ever
+  meets them. That covers a path, query
   string or form that is not UTF-8, NUL characters (Postgres refuses them in
   text), control characters in the path, over-long URLs, too many
   parameters, form bodies over ``security.max_form_bytes``, and unreadable
   cookies. Warehouse's sanity tweens do the same. Only the upload route may
   send a large body; its view enforces its own limit.
-* It puts the security headers on every response, including 404s, redirects,
+* The second puts the security headers on every response, including 404s, redirects,
   static files and its own 400s, and percent-encodes a redirect's Location
   that echoes a non-ASCII path (waitress cannot send it raw).
 
@@ -20,8 +22,8 @@ screenshots from other sites. pypi.org routes those through an image proxy
 Referrer-Policy sends other sites only our origin.
 
 The debug toolbar (development only) serves its own pages with inline
-scripts. The tween sits *under* the toolbar's tween, so the toolbar's pages
-and its interactive tracebacks never pass through it. The site's pages get
+scripts. The headers tween sits *under* the toolbar's tween, so the toolbar's
+pages and its interactive tracebacks never pass through it. The site's pages get
 the strict policy even with the toolbar on; the button the toolbar adds to
 them is a plain link and a same-origin stylesheet.
 """
@@ -230,16 +232,24 @@ def add_security_headers(request, response) -> None:
             response.vary = (*vary, "Cookie")
 
 
-def security_tween_factory(handler, registry):
+def input_check_tween_factory(handler, registry):
     max_form_bytes = int(registry.settings.get("security.max_form_bytes", DEFAULT_MAX_FORM_BYTES))
 
-    def security_tween(request):
+    def input_check_tween(request):
         try:
             check_request(request, max_form_bytes)
         except BadInput as error:
             response = bad_input_response(request, error)
-        else:
-            response = handler(request)
+            add_security_headers(request, response)
+            return response
+        return handler(request)
+
+    return input_check_tween
+
+
+def security_tween_factory(handler, registry):
+    def security_tween(request):
+        response = handler(request)
         ascii_location(response)
         add_security_headers(request, response)
         return response
@@ -275,6 +285,14 @@ def includeme(config):
     # unique constraint; the retry then sees the first row and answers with
     # a form error instead of a 500.
     mark_error_retryable(IntegrityError)
+    config.add_tween(
+        "pypi_web.security.input_check_tween_factory",
+        under=INGRESS,
+        over=(
+            "pyramid_debugtoolbar.toolbar_tween_factory",
+            "pypi_web.security.security_tween_factory",
+        ),
+    )
     config.add_tween(
         "pypi_web.security.security_tween_factory",
         under=("pyramid_debugtoolbar.toolbar_tween_factory", INGRESS),
