@@ -28,6 +28,9 @@ from pypi_web import main
 from pypi_web.migrations import alembic_config, migration_engine
 from pypi_web.models import get_engine, get_session_factory, get_tm_session
 
+# One Chromium per test session, for tests/browser/ and tests/journeys/.
+from .chromium import browser_context, playwright_api  # noqa: F401
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgresql")
 # The server where each test session creates (and drops) its Postgres databases.
