@@ -30,14 +30,26 @@ dev_requires = [
 
 tests_require = [
     "build>=1.2",
+    # The real clients the journeys (tests/journeys/) publish, install and lock with; they
+    # share this virtualenv without conflict (checked with pip check).
+    "hatch>=1.14",
+    # Build backends of the journeys' projects (with setuptools, below).
+    "hatchling>=1.26",
+    "poetry-core>=2.0",
+    # pdm's requirement admits hishel 2, which it cannot use (its "locked" extra pins 1.4).
+    "hishel[httpx2]>=1.4,<2",
+    "pdm>=2.22",
+    "pip-tools>=7.4",
+    "poetry>=2.0",
+    "uv>=0.8",
     "hypothesis>=6.100",
     # Browser tests drive the system's Chromium (apt: chromium); no browser download.
     "playwright>=1.45",
     "pytest>=8",
     "ruff>=0.6",
-    # Test project builds: 69.3+ names sdists as PEP 625 (and pypi.org) require; 81 warns on
-    # every Pyramid import (pkg_resources).
-    "setuptools>=69.3,<81",
+    # The test projects' builds: 77+ writes PEP 639 License-Expression and names sdists
+    # as PEP 625 (and pypi.org) require; from 80.9 every Pyramid import warns (pkg_resources).
+    "setuptools>=77,<80.9",
     "twine>=5",
     # The real-client tests build a wheel offline (python -m build --no-isolation).
     "wheel>=0.40",
