@@ -350,38 +350,16 @@ class Installer:
     python: Path
     env: dict[str, str]
 
+    def _install(self, command: list, server: JourneyServer, args, check: bool):
+        command = [*command, "--python", self.python, *args, "--index-url", server.simple]
+        return run(command, env=self.env, check=check)
+
     def pip(self, server: JourneyServer, *args: str, check=True):
         # This virtualenv's pip, installing into the other one (pip --python).
-        return run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                self.python,
-                *args,
-                "--index-url",
-                server.simple,
-            ],
-            env=self.env,
-            check=check,
-        )
+        return self._install([sys.executable, "-m", "pip"], server, args, check)
 
     def uv(self, server: JourneyServer, *args: str, check=True):
-        return run(
-            [
-                tool("uv"),
-                "pip",
-                *args,
-                "--no-config",
-                "--python",
-                self.python,
-                "--index-url",
-                server.simple,
-            ],
-            env=self.env,
-            check=check,
-        )
+        return self._install([tool("uv"), "pip", args[0], "--no-config"], server, args[1:], check)
 
     def imported(self, module: str) -> str:
         return run([self.python, "-c", f"import {module}; print({module}.VALUE)"]).stdout.strip()

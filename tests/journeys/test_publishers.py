@@ -19,80 +19,31 @@ V1_JSON = "application/vnd.pypi.simple.v1+json"
 pytestmark = pytest.mark.slow
 
 
-def uv_publish(server, token, built, env):
-    return run(
-        [
-            tool("uv"),
-            "publish",
-            "--publish-url",
-            server.upload_url,
-            "--trusted-publishing",
-            "never",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *built.files,
-        ],
-        env=env,
-    )
+# Each client's own command line (no argument holds a space).
 
 
-def poetry_publish(server, token, built, env):
+def uv_publish(server, token, built):
+    options = f"--publish-url {server.upload_url} --trusted-publishing never"
+    return [[tool("uv"), "publish", *options.split(), "-u", "__token__", "-p", token, *built.files]]
+
+
+def poetry_publish(server, token, built):
     # The repository is configured as a user would, in poetry's own config (a temp dir here).
-    run([tool("poetry"), "config", "repositories.journeys", server.upload_url], env=env)
-    return run(
-        [
-            tool("poetry"),
-            "publish",
-            "-r",
-            "journeys",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            "--no-interaction",
-        ],
-        env=env,
-        cwd=built.root,
-    )
+    return [
+        [tool("poetry"), "config", "repositories.journeys", server.upload_url],
+        [tool("poetry"), "publish", "-r", "journeys", "-n", "-u", "__token__", "-p", token],
+    ]
 
 
-def hatch_publish(server, token, built, env):
-    return run(
-        [
-            tool("hatch"),
-            "publish",
-            "-r",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-a",
-            token,
-            "--no-prompt",
-            *built.files,
-        ],
-        env=env,
-        cwd=built.root,
-    )
+def hatch_publish(server, token, built):
+    options = f"-r {server.upload_url} --no-prompt -u __token__ -a"
+    return [[tool("hatch"), "publish", *options.split(), token, *built.files]]
 
 
-def pdm_publish(server, token, built, env):
-    return run(
-        [
-            tool("pdm"),
-            "publish",
-            "--no-build",
-            "-r",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-P",
-            token,
-        ],
-        env=env,
-        cwd=built.root,
-    )
+def pdm_publish(server, token, built):
+    # --no-build: the files already in dist/, built once for the session.
+    options = f"--no-build -r {server.upload_url} -u __token__ -P"
+    return [[tool("pdm"), "publish", *options.split(), token]]
 
 
 # pdm 2.29's upload form carries the License field only, not License-Expression.
@@ -110,7 +61,8 @@ def test_publish_with(client, journey_server, journey_dists, client_env, client_
     server = journey_server
     built = journey_dists[(f"journey-{client}", "1.0")]
     token = server.user_with_token("publishers")
-    PUBLISHERS[client](server, token, built, client_env)
+    for command in PUBLISHERS[client](server, token, built):
+        run(command, env=client_env, cwd=built.root)
 
     local = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in built.files}
     document = server.json(f"/pypi/journey-{client}/json")

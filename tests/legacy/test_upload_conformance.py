@@ -98,35 +98,34 @@ def test_metadata_refused_as_pypi_refuses_it(post_upload, dbsession, fields, sta
 # ---- the file's own metadata must agree with the form and the filename ----
 
 
-def test_wheel_whose_metadata_names_another_project(post_upload, testapp, dbsession):
-    wheel = make_wheel(NAME, VERSION, metadata=core_metadata("requests", VERSION))
-    response = post_upload(*wheel, name=NAME, version=VERSION)
-    assert response.status == (
-        "400 Invalid distribution file. demo_pkg-1.0.dist-info/METADATA names the project "
-        "'requests', not 'demo-pkg'."
-    )
+@pytest.mark.parametrize(
+    ("dist", "status"),
+    [
+        (
+            make_wheel(NAME, VERSION, metadata=core_metadata("requests", VERSION)),
+            "400 Invalid distribution file. demo_pkg-1.0.dist-info/METADATA names the project "
+            "'requests', not 'demo-pkg'.",
+        ),
+        (
+            make_wheel(NAME, VERSION, metadata=core_metadata(NAME, "2.0")),
+            "400 Invalid distribution file. demo_pkg-1.0.dist-info/METADATA has the version "
+            "'2.0', not '1.0'.",
+        ),
+        (
+            make_sdist(NAME, VERSION, metadata=core_metadata("requests", VERSION)),
+            "400 Invalid distribution file. demo_pkg-1.0/PKG-INFO names the project "
+            "'requests', not 'demo-pkg'.",
+        ),
+    ],
+)
+def test_a_file_whose_own_metadata_disagrees_is_refused(
+    post_upload, testapp, dbsession, dist, status
+):
+    response = post_upload(*dist, name=NAME, version=VERSION)
+    assert response.status == status
     assert package(dbsession) is None
+    # Nothing is served for it: no project, no PEP 658 metadata about another project.
     testapp.get(f"/simple/{NAME}/", status=404)
-
-
-def test_wheel_whose_metadata_has_another_version(post_upload, dbsession):
-    wheel = make_wheel(NAME, VERSION, metadata=core_metadata(NAME, "2.0"))
-    response = post_upload(*wheel, name=NAME, version=VERSION)
-    assert response.status == (
-        "400 Invalid distribution file. demo_pkg-1.0.dist-info/METADATA has the version "
-        "'2.0', not '1.0'."
-    )
-    assert package(dbsession) is None
-
-
-def test_sdist_whose_pkg_info_names_another_project(post_upload, dbsession):
-    sdist = make_sdist(NAME, VERSION, metadata=core_metadata("requests", VERSION))
-    response = post_upload(*sdist, name=NAME, version=VERSION)
-    assert response.status == (
-        "400 Invalid distribution file. demo_pkg-1.0/PKG-INFO names the project "
-        "'requests', not 'demo-pkg'."
-    )
-    assert package(dbsession) is None
 
 
 def test_metadata_spelling_the_same_project_and_version_differently_is_accepted(post_upload):
