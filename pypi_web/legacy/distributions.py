@@ -182,8 +182,11 @@ def invalid(reason: str) -> DistributionError:
     return DistributionError(f"Invalid distribution file. {reason}")
 
 
-def _wheel_metadata(path, filename: str) -> bytes:
-    """The wheel's ``{name}-{version}.dist-info/METADATA`` (the names as in the filename)."""
+def _wheel_metadata(path, filename: str) -> tuple[bytes, set[str]]:
+    """The wheel's ``{name}-{version}.dist-info/METADATA`` (as the filename spells them)
+
+    and the names of its members.
+    """
     name, version = filename.split("-")[:2]
     dist_info = f"{name}-{version}.dist-info"
     try:
@@ -204,16 +207,22 @@ def _wheel_metadata(path, filename: str) -> bytes:
             info = archive.getinfo(f"{dist_info}/METADATA")
             if info.file_size > MAX_METADATA_BYTES:
                 raise invalid(f"{dist_info}/METADATA is larger than {MAX_METADATA_BYTES} bytes")
-            return archive.read(info)
+            return archive.read(info), names
     except (zipfile.BadZipFile, EOFError, OSError):
         raise invalid("File is not a zipfile") from None
 
 
-def _sdist_pkg_info(path) -> tuple[str, bytes]:
-    """The sdist's ``{top}/PKG-INFO``, read as the archive streams (no whole-archive pass)."""
+def _sdist_pkg_info(path, wanted: list[str]) -> tuple[str, bytes, set[str]]:
+    """The sdist's ``{top}/PKG-INFO`` and which of ``wanted`` (paths under ``{top}/``) it has.
+
+    Read as the archive streams, and only as far as needed: a whole pass over a
+    compressed tar costs what its uncompressed size costs.
+    """
+    found: set[str] = set()
+    pkg_info = None
+    top = None
     try:
         with tarfile.open(path, mode="r:gz") as archive:
-            top = None
             for count, member in enumerate(archive):
                 if count >= MAX_ARCHIVE_MEMBERS:
                     break
@@ -222,15 +231,24 @@ def _sdist_pkg_info(path) -> tuple[str, bytes]:
                     top = parts[0]
                     if len(parts) == 1 and not member.isdir():
                         raise invalid("Incorrect number of top-level directories in sdist")
-                if parts == [top, "PKG-INFO"] and member.isfile():
+                if parts[0] != top or not member.isfile():
+                    continue
+                inner = "/".join(parts[1:])
+                if inner == "PKG-INFO":
                     if member.size > MAX_METADATA_BYTES:
                         raise invalid(f"{member.name} is larger than {MAX_METADATA_BYTES} bytes")
-                    return member.name, archive.extractfile(member).read()
+                    pkg_info = (member.name, archive.extractfile(member).read())
+                elif inner in wanted:
+                    found.add(inner)
+                if pkg_info is not None and found == set(wanted):
+                    break
     except (tarfile.TarError, EOFError, OSError, zlib.error):
         raise invalid("File is not a tarfile") from None
     if top is None:
         raise invalid("Incorrect number of top-level directories in sdist")
-    raise invalid(f"PKG-INFO not found at {top}/PKG-INFO")
+    if pkg_info is None:
+        raise invalid(f"PKG-INFO not found at {top}/PKG-INFO")
+    return *pkg_info, found
 
 
 def _check_declared(where: str, text: bytes, meta: UploadMetadata) -> None:
@@ -243,12 +261,30 @@ def _check_declared(where: str, text: bytes, meta: UploadMetadata) -> None:
 
 
 def check_archive(path, filename: str, filetype: str, meta: UploadMetadata) -> bytes | None:
-    """The wheel's METADATA (None for an sdist); DistributionError when the archive is refused."""
+    """The wheel's METADATA (None for an sdist); DistributionError when the archive is refused.
+
+    Each License-File the metadata names must be in the file (PEP 639): under
+    ``.dist-info/licenses/`` in a wheel, under the top directory in an sdist.
+    """
     if filetype == "bdist_wheel":
-        text = _wheel_metadata(path, filename)
-        name, version = filename.split("-")[:2]
-        _check_declared(f"{name}-{version}.dist-info/METADATA", text, meta)
+        text, names = _wheel_metadata(path, filename)
+        dist_info = "-".join(filename.split("-")[:2]) + ".dist-info"
+        _check_declared(f"{dist_info}/METADATA", text, meta)
+        for license_file in meta.license_files:
+            target = f"{dist_info}/licenses/{license_file}"
+            if target not in names:
+                raise _no_license_file(license_file, filename, target)
         return text
-    where, text = _sdist_pkg_info(path)
+    where, text, found = _sdist_pkg_info(path, meta.license_files)
     _check_declared(where, text, meta)
+    top = where.rsplit("/", 1)[0]
+    for license_file in meta.license_files:
+        if license_file not in found:
+            raise _no_license_file(license_file, filename, f"{top}/{license_file}")
     return None
+
+
+def _no_license_file(license_file: str, filename: str, target: str) -> DistributionError:
+    return DistributionError(
+        f"License-File {license_file} does not exist in distribution file {filename} at {target}"
+    )

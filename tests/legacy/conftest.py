@@ -30,8 +30,12 @@ def make_wheel(
     *,
     tag: str = "py3-none-any",
     metadata: bytes | None = None,
+    licenses: tuple[str, ...] = (),
 ):
-    """(filename, bytes) of a small but real wheel; ``metadata`` replaces its METADATA."""
+    """(filename, bytes) of a small but real wheel; ``metadata`` replaces its METADATA.
+
+    ``licenses``: license files to put under its .dist-info/licenses/.
+    """
     dist = f"{name.replace('-', '_')}-{version}"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -43,11 +47,20 @@ def make_wheel(
             f"{dist}.dist-info/WHEEL",
             f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
         )
+        for license_file in licenses:
+            archive.writestr(f"{dist}.dist-info/licenses/{license_file}", "License text\n")
         archive.writestr(f"{dist}.dist-info/RECORD", "")
     return f"{dist}-{tag}.whl", buffer.getvalue()
 
 
-def make_sdist(name: str, version: str, payload: str = "", *, metadata: bytes | None = None):
+def make_sdist(
+    name: str,
+    version: str,
+    payload: str = "",
+    *,
+    metadata: bytes | None = None,
+    licenses: tuple[str, ...] = (),
+):
     """(filename, bytes) of a small sdist; ``metadata`` replaces its PKG-INFO."""
     dist = f"{name.replace('-', '_')}-{version}"
     buffer = io.BytesIO()
@@ -55,6 +68,7 @@ def make_sdist(name: str, version: str, payload: str = "", *, metadata: bytes | 
         for member, data in (
             ("PKG-INFO", metadata or core_metadata(name, version)),
             ("setup.py", f"# {payload}\n".encode()),
+            *((license_file, b"License text\n") for license_file in licenses),
         ):
             info = tarfile.TarInfo(f"{dist}/{member}")
             info.size = len(data)

@@ -35,7 +35,8 @@ NEW_FIELDS = {
 
 
 def test_metadata_24_fields_are_kept_and_served(post_upload, testapp, dbsession):
-    response = post_upload(*make_wheel(NAME, VERSION), name=NAME, version=VERSION, **NEW_FIELDS)
+    wheel = make_wheel(NAME, VERSION, licenses=("LICENSE", "NOTICE"))
+    response = post_upload(*wheel, name=NAME, version=VERSION, **NEW_FIELDS)
     assert response.status_int == 200
 
     info = testapp.get(f"/pypi/{NAME}/json").json["info"]
@@ -93,6 +94,28 @@ def test_metadata_refused_as_pypi_refuses_it(post_upload, dbsession, fields, sta
         "See https://packaging.python.org/specifications/core-metadata for more information.\n"
     )
     assert package(dbsession) is None
+
+
+@pytest.mark.parametrize(
+    ("dist", "where"),
+    [
+        (
+            make_wheel(NAME, VERSION, licenses=("LICENSE",)),
+            "demo_pkg-1.0-py3-none-any.whl at demo_pkg-1.0.dist-info/licenses/NOTICE",
+        ),
+        (
+            make_sdist(NAME, VERSION, licenses=("LICENSE",)),
+            "demo_pkg-1.0.tar.gz at demo_pkg-1.0/NOTICE",
+        ),
+    ],
+)
+def test_a_license_file_the_metadata_names_must_be_in_the_file(post_upload, dbsession, dist, where):
+    response = post_upload(*dist, name=NAME, version=VERSION, **NEW_FIELDS)
+    assert response.status == f"400 License-File NOTICE does not exist in distribution file {where}"
+    assert package(dbsession) is None
+    # With both files present the sdist is accepted.
+    sdist = make_sdist(NAME, VERSION, licenses=("LICENSE", "NOTICE"))
+    assert post_upload(*sdist, name=NAME, version=VERSION, **NEW_FIELDS).status_int == 200
 
 
 # ---- the file's own metadata must agree with the form and the filename ----
