@@ -17,6 +17,7 @@ revision graph in alembic_version_lineage (pypi_web.migrations.lineage).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from logging.config import fileConfig
@@ -26,10 +27,11 @@ from alembic import context
 from sqlalchemy import text
 
 import pypi_web.models  # noqa: F401  (registers every model on the metadata)
-from pypi_web.config import ConfigError, read_app_settings
+from pypi_web.config import AppConfig, ConfigError, read_app_config
 from pypi_web.config import database_url as config_database_url
 from pypi_web.migrations import DEFAULT_APP_INI, INI_ENV_VAR, migration_engine
 from pypi_web.migrations.lineage import BOOKKEEPING_TABLES, on_version_apply
+from pypi_web.migrations.targets import announce_migration
 from pypi_web.models.meta import Base
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
 
@@ -46,24 +48,40 @@ x_args = context.get_x_argument(as_dictionary=True)
 
 def app_ini() -> str:
     ini = x_args.get("ini") or config.attributes.get("app_ini") or os.environ.get(INI_ENV_VAR)
-    return str(Path(ini) if ini else DEFAULT_APP_INI)
+    if ini:
+        return str(Path(ini))
+    # development.ini beside the alembic.ini in use (the checkout's own).
+    if config.config_file_name:
+        return str(Path(config.config_file_name).resolve().parent / DEFAULT_APP_INI.name)
+    return str(DEFAULT_APP_INI)
+
+
+@functools.cache
+def app_config() -> AppConfig:
+    try:
+        return read_app_config(app_ini())
+    except ConfigError as exc:
+        raise SystemExit(f"alembic: {exc}") from exc
 
 
 def app_settings() -> dict[str, str]:
+    return app_config().settings
+
+
+def database_target() -> tuple[str, str]:
+    """The database URL, and where it came from (named before anything changes)."""
+    if x_args.get("db_url"):
+        return x_args["db_url"], "-x db_url"
+    if config.attributes.get("db_url"):
+        return config.attributes["db_url"], "the URL given"
     try:
-        return read_app_settings(app_ini())
+        return config_database_url(app_settings(), app_ini()), app_config().origin("sqlalchemy.url")
     except ConfigError as exc:
         raise SystemExit(f"alembic: {exc}") from exc
 
 
 def database_url() -> str:
-    url = x_args.get("db_url") or config.attributes.get("db_url")
-    if url:
-        return url
-    try:
-        return config_database_url(app_settings(), app_ini())
-    except ConfigError as exc:
-        raise SystemExit(f"alembic: {exc}") from exc
+    return database_target()[0]
 
 
 def render_item(type_, obj, autogen_context):
@@ -152,7 +170,9 @@ def run_migrations_online() -> None:
         _configure_and_run(connection)
         return
 
-    engine = migration_engine(database_url())
+    url, origin = database_target()
+    announce_migration(url, origin, context)
+    engine = migration_engine(url)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             lock_timeout, statement_timeout = _postgres_settings()

@@ -11,10 +11,11 @@ from .templating import precompile_templates
 
 def main(global_config, **settings):
     """Build the WSGI application (paste.app_factory)."""
-    # Per-environment values and secrets may come from the environment (pypi_web.config).
-    settings = apply_environment(settings)
+    # What the ini file leaves to the environment comes from it (pypi_web.config).
+    source = global_config.get("__file__") or "the app settings"
+    settings = apply_environment(settings, source)
     if not settings.get("dbengine"):
-        database_url(settings, global_config.get("__file__") or "the app settings")
+        database_url(settings, source)
     with Configurator(settings=settings) as config:
         config.include("pyramid_chameleon")
         config.include(".models")

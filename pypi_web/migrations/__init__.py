@@ -32,15 +32,19 @@ def alembic_config(
     db_url: str | None = None,
     script_location: str | os.PathLike | None = None,
 ) -> Config:
-    """An Alembic Config for this project.
+    """An Alembic Config for this project, built in code (as Warehouse builds its own).
 
+    No alembic.ini is read: an installed package has none, and what it holds
+    beyond the script location (the new-revision file template, its
+    post-write hooks, logging) only matters to `alembic` run in a checkout.
     With ``connection`` env.py migrates that connection (the caller owns its
     transaction); otherwise it reads the database URL from ``db_url`` or the
     app's ini file. ``script_location`` points at another copy of the
     migration environment (tests use one holding an extra revision).
     """
-    cfg = Config(str(ALEMBIC_INI))
+    cfg = Config()
     cfg.set_main_option("script_location", str(script_location or SCRIPT_LOCATION))
+    cfg.set_main_option("path_separator", "os")
     if connection is not None:
         cfg.attributes["connection"] = connection
     if app_ini is not None:

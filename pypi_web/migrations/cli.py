@@ -1,5 +1,7 @@
-"""``pypi-web-db``: adopt, status and lint.
+"""``pypi-web-db``: migrate, adopt, status and lint.
 
+    pypi-web-db upgrade production.ini [REV]    migrate (and downgrade, current, history:
+                                                pypi_web.migrations.commands)
     pypi-web-db adopt production.ini            stamp a database made without Alembic
     pypi-web-db status dev=development.ini staging=staging.ini prod=postgresql://...
     pypi-web-db status --json ...               the same, as JSON
@@ -22,15 +24,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from pypi_web.config import ConfigError, read_app_settings
-from pypi_web.config import database_url as config_database_url
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
 
-from . import SCRIPT_LOCATION, alembic_config, migration_engine, script_directory
+from . import SCRIPT_LOCATION, alembic_config, commands, migration_engine, script_directory
 from .guard import AHEAD, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
 from .lint import lint_paths
 from .schema import diff, revision_schemas, snapshot
+from .targets import Target, TargetError, database_identity, resolve
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,18 +42,16 @@ class UsageError(Exception):
     """A bad argument; the message names it and says why."""
 
 
-def database_url(target: str) -> str:
+def resolve_target(target: str) -> Target:
     """``target`` is a database URL or an app ini file holding ``sqlalchemy.url``."""
-    if "://" in target:
-        try:
-            sa.make_url(target)
-        except sa.exc.ArgumentError as exc:
-            raise UsageError(f"{target}: not a database URL ({exc})") from exc
-        return target
     try:
-        return config_database_url(read_app_settings(target), target)
-    except ConfigError as exc:
+        return resolve(target)
+    except TargetError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def database_url(target: str) -> str:
+    return resolve_target(target).url
 
 
 def _safe(url: str) -> str:
@@ -65,7 +64,9 @@ def _safe(url: str) -> str:
 def adopt(target: str, out=None, err=None, script_location=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    url = database_url(target)
+    resolved = resolve_target(target)
+    url = resolved.url
+    print(f"Adopting {resolved.described}", file=out)
     engine = migration_engine(url)
     try:
         with engine.connect() as connection:
@@ -166,10 +167,18 @@ class EnvironmentStatus:
     # None: not checked (only a database at head is compared with the models).
     drift: list[str] | None = None
     error: str | None = None
+    # Other environments of the same command that name this very database.
+    same_database_as: list[str] = field(default_factory=list)
+    identity: tuple | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
-        return self.state in (UP_TO_DATE, AHEAD) and not self.drift and self.error is None
+        return (
+            self.state in (UP_TO_DATE, AHEAD)
+            and not self.drift
+            and self.error is None
+            and not self.same_database_as
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -182,6 +191,7 @@ class EnvironmentStatus:
             "drifted": bool(self.drift) if self.drift is not None else None,
             "drift": self.drift,
             "error": self.error,
+            "same_database_as": self.same_database_as,
             "ok": self.ok,
         }
 
@@ -238,6 +248,7 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
     try:
         url = database_url(target)
         result.url = _safe(url)
+        result.identity = database_identity(url)
         connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
         try:
@@ -306,6 +317,8 @@ def print_status_table(envs: list[EnvironmentStatus], out) -> None:
         notes: list[str] = []
         if env.error:
             notes.append(f"error: {env.error}")
+        for other in env.same_database_as:
+            notes.append(f"same database as {other}: two environments must not share one")
         if env.pending:
             script = script or script_directory()
             for rev in env.pending:
@@ -325,9 +338,20 @@ def print_status_table(envs: list[EnvironmentStatus], out) -> None:
                 print(f"  {note}", file=out)
 
 
+def mark_shared_databases(envs: list[EnvironmentStatus]) -> None:
+    """Two environments naming one database: a URL that came from the wrong place."""
+    for env in envs:
+        env.same_database_as = [
+            other.name
+            for other in envs
+            if other is not env and env.identity is not None and other.identity == env.identity
+        ]
+
+
 def status(specs: list[str], as_json: bool, out=None, script_location=None) -> int:
     out = out or sys.stdout
     envs = [environment_status(n, t, script_location) for n, t in _environments(specs)]
+    mark_shared_databases(envs)
     if as_json:
         print(json.dumps({"environments": [e.as_dict() for e in envs]}, indent=2), file=out)
     else:
@@ -367,11 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_lint = sub.add_parser("lint", help="flag dangerous operations in revision files")
     p_lint.add_argument("paths", nargs="*", help="revision files or directories")
+    # upgrade, downgrade, current, history: each module adds its own, with its handler.
+    commands.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "handler"):
+        return commands.run(args)
     try:
         if args.command == "adopt":
             return adopt(args.config_uri)

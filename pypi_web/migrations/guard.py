@@ -283,7 +283,8 @@ def check_schema_at_startup(
     with engine.connect() as connection:
         status = schema_status(connection, script)
     if auto_upgrade and status.state in (BEHIND, EMPTY):
-        log.warning("migrations.auto_upgrade: upgrading the development database to head")
+        shown = engine.url.render_as_string(hide_password=True)
+        log.warning("migrations.auto_upgrade: upgrading %s to head", shown)
         _auto_upgrade(engine)
         with engine.connect() as connection:
             status = schema_status(connection, script)

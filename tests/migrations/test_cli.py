@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from pypi_web.migrations import PROJECT_ROOT, head_revision
 from pypi_web.migrations.cli import main
@@ -126,8 +128,10 @@ def test_adopt_restamps_a_database_at_an_unknown_revision(
 # ---------------------------------------------------------------- status
 
 
-def test_status_of_environments_up_to_date(migrated_database_url, tmp_path, capsys):
-    ini = write_ini(tmp_path, "staging.ini", migrated_database_url)
+def test_status_of_environments_up_to_date(
+    migrated_database_url, database_factory, tmp_path, capsys
+):
+    ini = write_ini(tmp_path, "staging.ini", database_factory.create_migrated("staging"))
     assert main(["status", f"dev={migrated_database_url}", str(ini)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT"]
@@ -226,3 +230,49 @@ def test_adopt_from_the_command_line(empty_database_url, head_schema_revisions):
     assert query(empty_database_url, "SELECT version_num FROM alembic_version") == [
         (head_schema_revisions[0],)
     ]
+
+
+def test_status_keeps_each_environment_to_its_own_ini(
+    migrated_database_url, empty_database_url, tmp_path, capsys, monkeypatch
+):
+    """With production's URL exported, development.ini still names its own database."""
+    monkeypatch.setenv("PYPI_WEB_DATABASE_URL", empty_database_url)
+    dev = write_ini(tmp_path, "development.ini", migrated_database_url)
+    prod = tmp_path / "production.ini"
+    prod.write_text("[app:main]\nuse = egg:pypi_web\n", encoding="utf-8")
+    assert main(["status", f"dev={dev}", f"prod={prod}"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:4] == ["dev", head_revision(), head_revision(), "up"]
+    assert out[2].split()[:2] == ["prod", "-"]
+    assert "empty" in out[2]
+
+
+def test_status_says_when_two_environments_name_the_same_database(
+    migrated_database_url, tmp_path, capsys
+):
+    # The same database, spelled two ways (ini file and URL; a relative SQLite path).
+    dev = write_ini(tmp_path, "development.ini", migrated_database_url)
+    url = sa.make_url(migrated_database_url)
+    if url.get_backend_name() == "sqlite":
+        other = f"sqlite:///{os.path.relpath(url.database)}"
+    else:
+        other = url.set(host="localhost", port=5432).render_as_string(False)
+    assert main(["status", f"dev={dev}", f"prod={other}"]) == 1
+    out = capsys.readouterr().out
+    # Both look healthy on their own: the table says nothing wrong but the notes do.
+    assert "  same database as prod: two environments must not share one" in out
+    assert "  same database as dev: two environments must not share one" in out
+    assert main(["status", "--json", f"dev={dev}", f"prod={other}"]) == 1
+    envs = {e["name"]: e for e in json.loads(capsys.readouterr().out)["environments"]}
+    assert envs["dev"]["same_database_as"] == ["prod"]
+    assert envs["prod"]["same_database_as"] == ["dev"]
+    assert envs["dev"]["ok"] is False
+
+
+def test_adopt_names_the_database_before_it_changes_it(empty_database_url, tmp_path, capsys):
+    create_all(empty_database_url)
+    ini = write_ini(tmp_path, "production.ini", empty_database_url)
+    assert main(["adopt", str(ini)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    shown = sa.make_url(empty_database_url).render_as_string(hide_password=True)
+    assert first == f"Adopting {shown} (sqlalchemy.url in {ini})"

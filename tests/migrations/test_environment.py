@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pypi_web.migrations import PROJECT_ROOT, head_revision, script_directory
+import sqlalchemy as sa
+
+from pypi_web.migrations import PROJECT_ROOT, SCRIPT_LOCATION, head_revision, script_directory
 
 from .conftest import database_revision, make_script_location, upgrade_at
 
@@ -103,3 +105,66 @@ def test_autogenerate_writes_a_formatted_candidate(empty_database_url, tmp_path)
         text=True,
     )
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+
+# ------------------------------------------- each environment is its own ini file's database
+
+
+def project_copy(directory: Path, dev_url: str) -> Path:
+    """alembic.ini and a development.ini naming ``dev_url``, as in a checkout."""
+    _alembic_ini_for(SCRIPT_LOCATION, directory)
+    development = (PROJECT_ROOT / "development.ini").read_text(encoding="utf-8")
+    development = development.replace("sqlite:///%(here)s/pypi_web.sqlite", dev_url)
+    assert dev_url in development
+    (directory / "development.ini").write_text(development, encoding="utf-8")
+    return directory
+
+
+def test_an_exported_url_never_sends_a_plain_upgrade_elsewhere(database_factory, tmp_path):
+    """The deploy shell exports production's URL; `alembic upgrade head` is development's."""
+    dev_url = database_factory.create("dev")
+    prod_url = database_factory.create("prod")
+    checkout = project_copy(tmp_path, dev_url)
+    result = subprocess.run(
+        [ALEMBIC, "upgrade", "head"],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        env={**os.environ, "PYPI_WEB_INI": "", "PYPI_WEB_DATABASE_URL": prod_url},
+    )
+    assert result.returncode == 0, result.stderr
+    assert database_revision(dev_url) == head_revision()
+    assert database_revision(prod_url) is None
+    development = checkout / "development.ini"
+    # It says which database it is about to change, and that the variable was ignored.
+    assert (
+        f"PYPI_WEB_DATABASE_URL is set but ignored: {development} states its own sqlalchemy.url"
+        in result.stderr
+    )
+    shown = sa.make_url(dev_url).render_as_string(hide_password=True)
+    assert f"Migrating {shown} (sqlalchemy.url in {development}) to {head_revision()}" in (
+        result.stderr
+    )
+
+
+def test_a_file_that_leaves_the_url_to_the_environment_takes_it(database_factory, tmp_path):
+    prod_url = database_factory.create("prod")
+    production = tmp_path / "production.ini"
+    production.write_text(
+        "[app:main]\nuse = egg:pypi_web\n# sqlalchemy.url: from PYPI_WEB_DATABASE_URL\n",
+        encoding="utf-8",
+    )
+    result = run(
+        "-x", f"ini={production}", "upgrade", AUDIT, env={"PYPI_WEB_DATABASE_URL": prod_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert database_revision(prod_url) == AUDIT
+    shown = sa.make_url(prod_url).render_as_string(hide_password=True)
+    assert (
+        f"Migrating {shown} (PYPI_WEB_DATABASE_URL, as {production} leaves sqlalchemy.url "
+        f"to the environment) to {AUDIT}"
+    ) in result.stderr
+    # A command that only reads says nothing of the kind.
+    current = run("-x", f"ini={production}", "current", env={"PYPI_WEB_DATABASE_URL": prod_url})
+    assert current.returncode == 0, current.stderr
+    assert "Migrating" not in current.stderr

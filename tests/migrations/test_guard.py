@@ -184,7 +184,7 @@ def test_status_endpoint_reports_a_database_downgraded_under_a_running_app(
 
 
 def test_auto_upgrade_upgrades_a_development_database(
-    empty_database_url, app_settings_for, monkeypatch
+    empty_database_url, app_settings_for, monkeypatch, caplog
 ):
     monkeypatch.delenv("PYPI_WEB_ENV", raising=False)
     upgrade_at(empty_database_url, AUDIT)
@@ -192,8 +192,12 @@ def test_auto_upgrade_upgrades_a_development_database(
         empty_database_url,
         **{"migrations.auto_upgrade": "true", "pyramid.reload_templates": "true"},
     )
-    main({}, dbengine=engine, **settings)
+    with caplog.at_level(logging.WARNING, logger="pypi_web.migrations.guard"):
+        main({}, dbengine=engine, **settings)
     assert database_revision(empty_database_url) == head_revision()
+    # It names the database it is about to change (without a password).
+    shown = engine.url.render_as_string(hide_password=True)
+    assert f"migrations.auto_upgrade: upgrading {shown} to head" in caplog.text
 
 
 @pytest.mark.parametrize(
