@@ -46,6 +46,8 @@ tests_require = [
     # Browser tests drive the system's Chromium (apt: chromium); no browser download.
     "playwright>=1.45",
     "pytest>=8",
+    # The standard test kit for Alembic histories (tests/migrations/test_alembic_kit.py).
+    "pytest-alembic>=0.12",
     "ruff>=0.6",
     # The test projects' builds: 77+ writes PEP 639 License-Expression and names sdists
     # as PEP 625 (and pypi.org) require; from 80.9 every Pyramid import warns (pkg_resources).

@@ -1,8 +1,10 @@
 """Alembic environment for pypi_web.
 
 Where the database is:
-  * a connection handed in through ``config.attributes["connection"]`` (tests,
-    the app's own tools); the caller owns its transaction;
+  * ``config.attributes["connection"]``: a Connection (the caller owns its
+    transaction), or an Engine (env.py connects, as for a URL: pytest-alembic's
+    pattern; hand in one from ``pypi_web.migrations.migration_engine`` so that
+    SQLite revisions stay atomic);
   * otherwise ``-x db_url=...`` or ``config.attributes["db_url"]``;
   * otherwise ``sqlalchemy.url`` of the app's ini file: ``-x ini=FILE``, else
     the PYPI_WEB_INI environment variable, else development.ini.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from alembic import context
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 import pypi_web.models  # noqa: F401  (registers every model on the metadata)
 from pypi_web.config import AppConfig, ConfigError, read_app_config
@@ -164,43 +167,55 @@ def _postgres_settings() -> tuple[str, str]:
     )
 
 
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
+def _run_on_own_connection(connection: Connection) -> None:
+    """A connection env.py opened itself: on Postgres, the lock and the timeouts."""
+    if connection.dialect.name != "postgresql":
         _configure_and_run(connection)
+        return
+    lock_timeout, statement_timeout = _postgres_settings()
+    # Serialise concurrent deploys: a second host waits here for as long
+    # as the first one migrates (taken before lock_timeout applies, which
+    # would otherwise make it give up).
+    log.info("Waiting for the migration advisory lock...")
+    connection.execute(text("SELECT pg_advisory_lock(hashtext('pypi_web.alembic'))"))
+    # Then fail fast instead of queueing behind a long transaction and
+    # blocking every request behind us.
+    connection.execute(text("SELECT set_config('lock_timeout', :v, false)"), {"v": lock_timeout})
+    connection.execute(
+        text("SELECT set_config('statement_timeout', :v, false)"), {"v": statement_timeout}
+    )
+    # End the autobegun transaction (session settings and the lock
+    # survive it) so Alembic manages its own per-migration transactions.
+    connection.commit()
+    try:
+        _configure_and_run(connection)
+    finally:
+        connection.rollback()
+        connection.execute(text("SELECT pg_advisory_unlock(hashtext('pypi_web.alembic'))"))
+        connection.commit()
+
+
+def run_migrations_online() -> None:
+    # config.attributes["connection"] (the cookbook's and pytest-alembic's pattern):
+    # a Connection is the caller's, transaction and all; an Engine hands env.py
+    # the database to connect to itself, as a URL does.
+    connectable = config.attributes.get("connection")
+    if isinstance(connectable, Connection):
+        _configure_and_run(connectable)
+        return
+    if connectable is not None:
+        with connectable.connect() as connection:
+            _run_on_own_connection(connection)
         return
 
     url, origin = database_target()
     announce_migration(url, origin, context)
     engine = migration_engine(url)
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            lock_timeout, statement_timeout = _postgres_settings()
-            # Serialise concurrent deploys: a second host waits here for as long
-            # as the first one migrates (taken before lock_timeout applies, which
-            # would otherwise make it give up).
-            log.info("Waiting for the migration advisory lock...")
-            connection.execute(text("SELECT pg_advisory_lock(hashtext('pypi_web.alembic'))"))
-            # Then fail fast instead of queueing behind a long transaction and
-            # blocking every request behind us.
-            connection.execute(
-                text("SELECT set_config('lock_timeout', :v, false)"), {"v": lock_timeout}
-            )
-            connection.execute(
-                text("SELECT set_config('statement_timeout', :v, false)"), {"v": statement_timeout}
-            )
-            # End the autobegun transaction (session settings and the lock
-            # survive it) so Alembic manages its own per-migration transactions.
-            connection.commit()
-            try:
-                _configure_and_run(connection)
-            finally:
-                connection.rollback()
-                connection.execute(text("SELECT pg_advisory_unlock(hashtext('pypi_web.alembic'))"))
-                connection.commit()
-        else:
-            _configure_and_run(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _run_on_own_connection(connection)
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -25,6 +25,9 @@ from .meta import Base, utcnow
 from .packaging import JournalEntry, Package, Release, ReleaseFile
 from .search import SEARCH_SCHEMA_NAMES
 
+# The one MetaData every model is on: what Alembic compares the database with.
+metadata = Base.metadata
+
 __all__ = [
     "JOURNAL_CHANNEL",
     "MAINTAINER",
@@ -43,6 +46,7 @@ __all__ = [
     "get_engine",
     "get_session_factory",
     "get_tm_session",
+    "metadata",
     "package_classifiers",
     "use_explicit_sqlite_transactions",
     "utcnow",

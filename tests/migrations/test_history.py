@@ -1,24 +1,20 @@
-"""The revision history: one head, a clean round trip, models in step, no row lost."""
+"""The revision history: one base, a clean round trip, status' drift check, no row lost.
+
+One head, base to head, the models matching the migrations and every model
+registered are pytest-alembic's tests (test_alembic_kit.py).
+"""
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
 
-from pypi_web.migrations import (
-    PROJECT_ROOT,
-    alembic_config,
-    head_revision,
-    migration_engine,
-    script_directory,
-)
+from pypi_web.migrations import PROJECT_ROOT, head_revision, migration_engine, script_directory
 from pypi_web.migrations.cli import drift
 from pypi_web.migrations.schema import diff, snapshot
 from tests.conftest import upgrade
@@ -49,22 +45,10 @@ def schema_of(url: str) -> dict:
         engine.dispose()
 
 
-def test_exactly_one_head():
-    heads = script_directory().get_heads()
-    assert len(heads) == 1, f"several heads {heads}: run `alembic merge heads`"
-
-
 def test_history_is_linear_from_one_base():
     bases = script_directory().get_bases()
     assert bases == ["a9a83eac6085"]
     assert revisions_base_to_head()[-1] == head_revision()
-
-
-def test_upgrade_from_empty_to_head(empty_database_url):
-    upgrade(empty_database_url)
-    assert database_revision(empty_database_url) == head_revision()
-    tables = set(schema_of(empty_database_url))
-    assert {"packages", "releases", "release_files", "audit_events"} <= tables
 
 
 def test_downgrade_to_base_and_up_again_leaves_an_identical_schema(migrated_database_url):
@@ -77,43 +61,14 @@ def test_downgrade_to_base_and_up_again_leaves_an_identical_schema(migrated_data
     assert schema_of(migrated_database_url) == at_head
 
 
-def test_models_match_migrations(migrated_database_url):
-    # What `alembic check` does: autogenerate against a database at head finds nothing.
-    engine = migration_engine(migrated_database_url)
-    with engine.connect() as connection:
-        assert drift(connection) == []
-        command.check(alembic_config(connection))
-    engine.dispose()
-
-
-def test_alembic_check_fails_when_a_model_changes(migrated_database_url):
-    # The check above can fail: a column the migrations do not create is reported.
+def test_status_drift_names_what_the_models_lack(migrated_database_url):
+    # `pypi-web-db status`'s drift check: a column the migrations do not create is reported.
     engine = migration_engine(migrated_database_url)
     with engine.connect() as connection:
         connection.execute(sa.text("ALTER TABLE packages ADD COLUMN stray INTEGER"))
         assert drift(connection) == ["column packages.stray: not in the models"]
         connection.rollback()
     engine.dispose()
-
-
-def test_every_model_module_is_registered_on_the_metadata():
-    # A fresh interpreter: importing pypi_web.models alone must register the
-    # same tables as importing every module under it.
-    script = """
-import importlib, json, pkgutil
-import pypi_web.models as models
-from pypi_web.models.meta import Base
-registered = sorted(Base.metadata.tables)
-for module in pkgutil.walk_packages(models.__path__, models.__name__ + "."):
-    importlib.import_module(module.name)
-print(json.dumps([registered, sorted(Base.metadata.tables)]))
-"""
-    output = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
-    ).stdout
-    registered, everything = json.loads(output)
-    assert registered == everything
-    assert "packages" in registered
 
 
 def test_each_revision_keeps_every_row_of_real_data(data_database_url):
