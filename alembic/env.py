@@ -33,6 +33,7 @@ import pypi_web.models  # noqa: F401  (registers every model on the metadata)
 from pypi_web.config import AppConfig, ConfigError, read_app_config
 from pypi_web.config import database_url as config_database_url
 from pypi_web.migrations import DEFAULT_APP_INI, INI_ENV_VAR, migration_engine
+from pypi_web.migrations.checksums import on_version_apply as record_checksums
 from pypi_web.migrations.lineage import BOOKKEEPING_TABLES, on_version_apply
 from pypi_web.migrations.targets import announce_migration
 from pypi_web.models.meta import Base
@@ -126,8 +127,9 @@ COMMON_OPTIONS = dict(
     process_revision_directives=process_revision_directives,
     include_name=include_name,
     # Records the revision graph in the database (pypi_web.migrations.lineage),
-    # so code that was rolled back can tell "ahead" from "unknown".
-    on_version_apply=on_version_apply,
+    # so code that was rolled back can tell "ahead" from "unknown"; and the
+    # checksum of each revision file applied (pypi_web.migrations.checksums).
+    on_version_apply=(on_version_apply, record_checksums),
 )
 
 

@@ -27,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
 
 from . import SCRIPT_LOCATION, alembic_config, commands, migration_engine, script_directory
+from .checksums import ChecksumReport, heads_to_check, verify
 from .guard import AHEAD, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
 from .lint import lint_paths
@@ -170,6 +171,8 @@ class EnvironmentStatus:
     # Other environments of the same command that name this very database.
     same_database_as: list[str] = field(default_factory=list)
     identity: tuple | None = field(default=None, repr=False)
+    # The applied revisions' files against their recorded checksums (checksums.py).
+    checksums: ChecksumReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,6 +181,7 @@ class EnvironmentStatus:
             and not self.drift
             and self.error is None
             and not self.same_database_as
+            and (self.checksums is None or self.checksums.ok)
         )
 
     def as_dict(self) -> dict:
@@ -192,6 +196,8 @@ class EnvironmentStatus:
             "drift": self.drift,
             "error": self.error,
             "same_database_as": self.same_database_as,
+            "modified_revisions": sorted(self.checksums.modified) if self.checksums else None,
+            "checksums_not_recorded": self.checksums.not_recorded if self.checksums else None,
             "ok": self.ok,
         }
 
@@ -260,6 +266,9 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
                 result.pending = status.pending
                 if status.state == UP_TO_DATE:
                     result.drift = drift(connection)
+                heads = heads_to_check(status)
+                if heads:
+                    result.checksums = verify(connection, script_directory(script_location), heads)
         finally:
             engine.dispose()
     except UsageError as exc:
@@ -293,8 +302,36 @@ def _drift_text(env: EnvironmentStatus) -> str:
     return f"DRIFTED ({len(env.drift)})" if env.drift else "none"
 
 
+def _checksums_text(env: EnvironmentStatus) -> str:
+    report = env.checksums
+    if report is None:
+        return "-"
+    if report.modified:
+        return f"MODIFIED ({len(report.modified)})"
+    if report.not_recorded:
+        return f"not recorded ({len(report.not_recorded)})"
+    return "ok"
+
+
+def _checksum_notes(env: EnvironmentStatus) -> list[str]:
+    report = env.checksums
+    if report is None:
+        return []
+    notes = [
+        f"MODIFIED {rev}: {Path(change.path).name} differs from the file this database "
+        f"applied (sha256 {change.recorded[:12]} then, {change.now[:12]} now)"
+        for rev, change in report.modified.items()
+    ]
+    if report.not_recorded:
+        notes.append(
+            f"checksums not recorded for {len(report.not_recorded)} applied revision(s) "
+            "(migrated before they were kept): the next migration run records them"
+        )
+    return notes
+
+
 def print_status_table(envs: list[EnvironmentStatus], out) -> None:
-    headers = ("ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT")
+    headers = ("ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT", "CHECKSUMS")
     rows = [
         (
             env.name,
@@ -303,6 +340,7 @@ def print_status_table(envs: list[EnvironmentStatus], out) -> None:
             _state_text(env),
             str(len(env.pending)) if env.pending else "-",
             _drift_text(env),
+            _checksums_text(env),
         )
         for env in envs
     ]
@@ -332,6 +370,7 @@ def print_status_table(envs: list[EnvironmentStatus], out) -> None:
             notes.append("ahead of this code: the code was rolled back, or deploy newer code")
         for line in env.drift or []:
             notes.append(f"drift: {line}")
+        notes.extend(_checksum_notes(env))
         if notes:
             print(f"\n{env.name} ({env.url}):", file=out)
             for note in notes:

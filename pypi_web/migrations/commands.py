@@ -138,6 +138,53 @@ def history(args, out) -> int:
     return EXIT_OK
 
 
+def _open(config_uri: str):
+    """A connection to the database ``config_uri`` names, and its schema status."""
+    from .guard import schema_status
+
+    engine = sa.create_engine(_target(config_uri).url, poolclass=sa.pool.NullPool)
+    try:
+        connection = engine.connect()
+        return engine, connection, schema_status(connection, script_directory())
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise CommandFailed(f"the database refused: {first[0] if first else exc!r}") from exc
+
+
+def checksums(args, out) -> int:
+    from . import checksums as sums
+
+    script = script_directory()
+    engine, connection, status = _open(args.config_uri)
+    try:
+        heads = sums.heads_to_check(status)
+        if not heads:
+            raise CommandFailed(f"the database is {status.state}: no revision of this code applied")
+        applied = {r.revision for r in sums.applied_revisions(script.revision_map, heads)}
+        for revision in args.accept:
+            if revision not in applied:
+                raise BadArgument(f"{revision}: not a revision applied to this database")
+            print(
+                f"accepted {revision}: sha256 {sums.accept(connection, script, revision)}", file=out
+            )
+        connection.commit()
+        report = sums.verify(connection, script, heads)
+        recorded = sums.recorded_checksums(connection)
+    finally:
+        connection.close()
+        engine.dispose()
+    print(f"{_target(args.config_uri).described}:", file=out)
+    for rev in reversed(sums.applied_revisions(script.revision_map, heads)):
+        sha, how = recorded.get(rev.revision, ("-", "-"))
+        if rev.revision in report.modified:
+            state = f"MODIFIED (the file is {report.modified[rev.revision].now[:12]} now)"
+        else:
+            state = "not recorded" if rev.revision in report.not_recorded else "ok"
+        print(f"  {rev.revision}  {how:<10}  {sha[:12]:<12}  {state}", file=out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def add_parsers(sub) -> None:
     """The subcommands, each with its handler (see ``pypi_web.migrations.cli``)."""
     config_help = "the app's ini file (its sqlalchemy.url), or a database URL"
@@ -157,6 +204,16 @@ def add_parsers(sub) -> None:
     p.add_argument("config_uri", nargs="?", help="mark the revision this database is at")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(handler=history)
+    p = sub.add_parser("checksums", help="applied revision files against their recorded checksums")
+    p.add_argument("config_uri", help=config_help)
+    p.add_argument(
+        "--accept",
+        action="append",
+        default=[],
+        metavar="REVISION",
+        help="record this revision's file as it is now (after reviewing the edit); repeatable",
+    )
+    p.set_defaults(handler=checksums)
 
 
 def run(args: argparse.Namespace, out=None, err=None) -> int:

@@ -43,6 +43,7 @@ from pyramid.settings import asbool
 from sqlalchemy.engine import Connection, Engine
 
 from . import DEFAULT_APP_INI, INI_ENV_VAR, PROJECT_ROOT, script_directory
+from .checksums import warn_if_modified
 from .lineage import BOOKKEEPING_TABLES, VERSION_TABLE, recorded_parents
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,8 @@ def check_schema_at_startup(
         _auto_upgrade(engine)
         with engine.connect() as connection:
             status = schema_status(connection, script)
+    # Revision files edited since this database applied them: logged (checksums.py).
+    warn_if_modified(engine, script, status, log)
     if status.state == UP_TO_DATE:
         return status
     message = explain(status, script, app_ini, engine.url)

@@ -20,10 +20,12 @@ import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .checksums import CHECKSUM_TABLE
+
 LINEAGE_TABLE = "alembic_version_lineage"
 VERSION_TABLE = "alembic_version"
 # Tables that are migration bookkeeping rather than part of the app's schema.
-BOOKKEEPING_TABLES = frozenset({LINEAGE_TABLE, VERSION_TABLE})
+BOOKKEEPING_TABLES = frozenset({LINEAGE_TABLE, VERSION_TABLE, CHECKSUM_TABLE})
 
 _metadata = sa.MetaData()
 lineage = sa.Table(

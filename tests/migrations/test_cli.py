@@ -134,10 +134,12 @@ def test_status_of_environments_up_to_date(
     ini = write_ini(tmp_path, "staging.ini", database_factory.create_migrated("staging"))
     assert main(["status", f"dev={migrated_database_url}", str(ini)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT"]
+    assert out[0].split() == [
+        "ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT", "CHECKSUMS"
+    ]  # fmt: skip
     head = head_revision()
-    assert out[1].split() == ["dev", head, head, "up", "to", "date", "-", "none"]
-    assert out[2].split() == ["staging", head, head, "up", "to", "date", "-", "none"]
+    assert out[1].split() == ["dev", head, head, "up", "to", "date", "-", "none", "ok"]
+    assert out[2].split() == ["staging", head, head, "up", "to", "date", "-", "none", "ok"]
 
 
 def test_status_behind_lists_the_pending_revisions_and_fails(
@@ -157,8 +159,9 @@ def test_status_behind_lists_the_pending_revisions_and_fails(
         str(len(pending)),
         "not",
         "checked",
+        "ok",
     ]
-    assert lines[2].split()[3:] == ["up", "to", "date", "-", "none"]
+    assert lines[2].split()[3:] == ["up", "to", "date", "-", "none", "ok"]
     assert f"  pending {LAST_UPDATED}: packages.last_updated: added, backfilled" in out
     assert f"  pending {LICENSE_LINKS}: packages.license:" in out
 
@@ -171,7 +174,7 @@ def test_status_detects_drift_and_fails(migrated_database_url, capsys):
     )
     assert main(["status", f"prod={migrated_database_url}"]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[1].split()[3:] == ["up", "to", "date", "-", "DRIFTED", "(2)"]
+    assert out.splitlines()[1].split()[3:] == ["up", "to", "date", "-", "DRIFTED", "(2)", "ok"]
     assert "  drift: column packages.hotfix: not in the models" in out
     assert "  drift: index ix_packages_last_updated on packages: missing from the database" in out
 
