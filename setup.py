@@ -8,6 +8,8 @@ requires = [
     "alembic>=1.17.1",
     "argon2-cffi>=23.1",
     "packaging>=24",
+    # Postgres' own SQL parser (libpg_query): `pypi-web-db plan` reads each statement's locks.
+    "pglast>=7",
     "plaster>=1.0",
     "plaster_pastedeploy>=1.0",
     "psycopg[binary]>=3.1",

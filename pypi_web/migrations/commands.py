@@ -94,16 +94,26 @@ def _run(what, *args, **kwargs) -> None:
         ) from exc
 
 
-def _now_at(config_uri: str, out) -> None:
+@contextlib.contextmanager
+def connected(config_uri: str):
+    """(target, connection, schema status) of the database ``config_uri`` names."""
     from .guard import schema_status
 
-    engine = sa.create_engine(_target(config_uri).url, poolclass=sa.pool.NullPool)
+    target = _target(config_uri)
+    engine = sa.create_engine(target.url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
-            status = schema_status(connection, script_directory())
+            yield target, connection, schema_status(connection, script_directory())
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise CommandFailed(f"the database refused: {first[0] if first else exc!r}") from exc
     finally:
         engine.dispose()
-    state = status.state.replace("_", " ")
+
+
+def _now_at(config_uri: str, out) -> None:
+    with connected(config_uri) as (_, _, status):
+        state = status.state.replace("_", " ")
     print(f"Now at {status.database_revision or 'base'} ({state}).", file=out)
 
 
@@ -138,32 +148,17 @@ def history(args, out) -> int:
     return EXIT_OK
 
 
-def _open(config_uri: str):
-    """A connection to the database ``config_uri`` names, and its schema status."""
-    from .guard import schema_status
-
-    engine = sa.create_engine(_target(config_uri).url, poolclass=sa.pool.NullPool)
-    try:
-        connection = engine.connect()
-        return engine, connection, schema_status(connection, script_directory())
-    except sa.exc.SQLAlchemyError as exc:
-        engine.dispose()
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        raise CommandFailed(f"the database refused: {first[0] if first else exc!r}") from exc
-
-
 def checksums(args, out) -> int:
     from . import checksums as sums
 
     script = script_directory()
-    engine, connection, status = _open(args.config_uri)
-    try:
+    with connected(args.config_uri) as (target, connection, status):
         heads = sums.heads_to_check(status)
         if not heads:
             raise CommandFailed(f"the database is {status.state}: no revision of this code applied")
-        applied = {r.revision for r in sums.applied_revisions(script.revision_map, heads)}
+        applied = sums.applied_revisions(script.revision_map, heads)
         for revision in args.accept:
-            if revision not in applied:
+            if revision not in {rev.revision for rev in applied}:
                 raise BadArgument(f"{revision}: not a revision applied to this database")
             print(
                 f"accepted {revision}: sha256 {sums.accept(connection, script, revision)}", file=out
@@ -171,11 +166,8 @@ def checksums(args, out) -> int:
         connection.commit()
         report = sums.verify(connection, script, heads)
         recorded = sums.recorded_checksums(connection)
-    finally:
-        connection.close()
-        engine.dispose()
-    print(f"{_target(args.config_uri).described}:", file=out)
-    for rev in reversed(sums.applied_revisions(script.revision_map, heads)):
+    print(f"{target.described}:", file=out)
+    for rev in reversed(applied):
         sha, how = recorded.get(rev.revision, ("-", "-"))
         if rev.revision in report.modified:
             state = f"MODIFIED (the file is {report.modified[rev.revision].now[:12]} now)"
@@ -214,6 +206,9 @@ def add_parsers(sub) -> None:
         help="record this revision's file as it is now (after reviewing the edit); repeatable",
     )
     p.set_defaults(handler=checksums)
+    from . import plan
+
+    plan.add_parser(sub, config_help)
 
 
 def run(args: argparse.Namespace, out=None, err=None) -> int:
