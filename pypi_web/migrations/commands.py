@@ -95,7 +95,7 @@ def _run(what, *args, **kwargs) -> None:
 
 
 @contextlib.contextmanager
-def connected(config_uri: str):
+def connected(config_uri: str, script_location=None):
     """(target, connection, schema status) of the database ``config_uri`` names."""
     from .guard import schema_status
 
@@ -103,7 +103,7 @@ def connected(config_uri: str):
     engine = sa.create_engine(target.url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
-            yield target, connection, schema_status(connection, script_directory())
+            yield target, connection, schema_status(connection, script_directory(script_location))
     except sa.exc.SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise CommandFailed(f"the database refused: {first[0] if first else exc!r}") from exc
@@ -206,9 +206,10 @@ def add_parsers(sub) -> None:
         help="record this revision's file as it is now (after reviewing the edit); repeatable",
     )
     p.set_defaults(handler=checksums)
-    from . import plan
+    from . import plan, rehearse
 
     plan.add_parser(sub, config_help)
+    rehearse.add_parser(sub, config_help)
 
 
 def run(args: argparse.Namespace, out=None, err=None) -> int:
