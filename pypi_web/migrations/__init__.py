@@ -1,8 +1,11 @@
 """Running Alembic from the app, its tools and its tests.
 
-The project's ``alembic.ini`` and ``alembic/`` live at the top of the
-repository; these helpers build an Alembic ``Config`` for them and an engine
-that makes SQLite migrations as atomic as Postgres ones.
+The migrations live inside the package, ``pypi_web/alembic`` (env.py, the
+revision template, versions/), so a wheel carries them; a checkout also has
+``alembic.ini`` and ``alembic/`` (a symlink to the package's) at its top, for
+the ``alembic`` command. These helpers build an Alembic ``Config`` in code
+(an installed package has no alembic.ini) and an engine that makes SQLite
+migrations as atomic as Postgres ones.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+from pypi_web.config import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The checkout (meaningful in a source tree only: an installed package has no alembic.ini).
+PROJECT_ROOT = PACKAGE_ROOT.parent
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 DEFAULT_APP_INI = PROJECT_ROOT / "development.ini"
 # Names the app's ini file for a plain `alembic upgrade head` (staging, production).
 INI_ENV_VAR = "PYPI_WEB_INI"
 
+SCRIPT_LOCATION = PACKAGE_ROOT / "alembic"
 
-SCRIPT_LOCATION = PROJECT_ROOT / "alembic"
+
+class MigrationsNotFoundError(ConfigError):
+    """The code cannot find its own migrations (a package built or installed without them)."""
 
 
 def alembic_config(
@@ -61,6 +71,13 @@ def script_directory(script_location: str | os.PathLike | None = None) -> Script
     """The revisions the code knows (parsed once per location and process)."""
     key = str(script_location or SCRIPT_LOCATION)
     if key not in _script_directories:
+        location = Path(key)
+        if not (location / "env.py").is_file() or not any(location.glob("versions/*.py")):
+            raise MigrationsNotFoundError(
+                f"pypi_web: no migrations found at {location} (env.py and versions/*.py): "
+                "this copy of the package was built or installed without them; install "
+                "it from a wheel or an sdist that has pypi_web/alembic"
+            )
         cfg = alembic_config(script_location=key)
         _script_directories[key] = ScriptDirectory.from_config(cfg)
     return _script_directories[key]

@@ -26,7 +26,14 @@ from alembic.runtime.migration import MigrationContext
 
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
 
-from . import SCRIPT_LOCATION, alembic_config, commands, migration_engine, script_directory
+from . import (
+    SCRIPT_LOCATION,
+    MigrationsNotFoundError,
+    alembic_config,
+    commands,
+    migration_engine,
+    script_directory,
+)
 from .checksums import ChecksumReport, heads_to_check, verify
 from .guard import AHEAD, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
@@ -445,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return status(args.environments, args.json)
         return lint(args.paths)
-    except UsageError as exc:
+    except (UsageError, MigrationsNotFoundError) as exc:
         print(f"pypi-web-db {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

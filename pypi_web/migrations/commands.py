@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.util import CommandError
 
-from . import alembic_config, script_directory
+from . import MigrationsNotFoundError, alembic_config, script_directory
 from .targets import Target, TargetError, resolve
 
 EXIT_OK = 0
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     err = err or sys.stderr
     try:
         return args.handler(args, out)
-    except BadArgument as exc:
+    except (BadArgument, MigrationsNotFoundError) as exc:
         print(f"pypi-web-db {args.command}: {exc}", file=err)
         return EXIT_USAGE
     except CommandFailed as exc:

@@ -42,7 +42,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool
 from sqlalchemy.engine import Connection, Engine
 
-from . import DEFAULT_APP_INI, INI_ENV_VAR, PROJECT_ROOT, script_directory
+from . import ALEMBIC_INI, DEFAULT_APP_INI, INI_ENV_VAR, PROJECT_ROOT, script_directory
 from .checksums import warn_if_modified
 from .lineage import BOOKKEEPING_TABLES, VERSION_TABLE, recorded_parents
 
@@ -163,6 +163,9 @@ def schema_status(connection: Connection, script: ScriptDirectory | None = None)
 
 def upgrade_command(app_ini: str | None = None, url: sa.URL | None = None) -> str:
     """The exact command that brings this app's database to head."""
+    if not ALEMBIC_INI.is_file():  # an installed package: no checkout to run alembic in
+        shown = url.render_as_string(hide_password=True) if url is not None else "CONFIG"
+        return f"pypi-web-db upgrade {app_ini or shown}"
     if app_ini and Path(app_ini).resolve() != DEFAULT_APP_INI.resolve():
         return f"{INI_ENV_VAR}={app_ini} alembic upgrade head"
     if app_ini or url is None:
@@ -243,7 +246,7 @@ def explain(
         tail = []
     lines[0:0] = head
     lines.extend(tail)
-    if status.state not in SERVABLE:
+    if status.state not in SERVABLE and ALEMBIC_INI.is_file():
         lines.append(f"(run it from {PROJECT_ROOT}, where alembic.ini is)")
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from pypi_web.migrations import SCRIPT_LOCATION, migration_engine, script_directory
+from pypi_web.migrations import PROJECT_ROOT, SCRIPT_LOCATION, migration_engine, script_directory
 from pypi_web.migrations import alembic_config as project_alembic_config
 from pypi_web.models import get_engine
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
@@ -132,6 +132,15 @@ def make_script_location(directory: Path, extra_revisions: dict[str, str]) -> Pa
     for name, source in extra_revisions.items():
         (target / "versions" / name).write_text(textwrap.dedent(source), encoding="utf-8")
     return target
+
+
+def alembic_ini_for(location: Path, directory: Path) -> Path:
+    """A copy of the project's alembic.ini whose script location is ``location``."""
+    text = (PROJECT_ROOT / "alembic.ini").read_text(encoding="utf-8")
+    assert "%(here)s/pypi_web/alembic" in text
+    ini = directory / "alembic.ini"
+    ini.write_text(text.replace("%(here)s/pypi_web/alembic", str(location)), encoding="utf-8")
+    return ini
 
 
 @pytest.fixture

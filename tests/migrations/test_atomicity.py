@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pypi_web.migrations import PROJECT_ROOT, head_revision
 from pypi_web.migrations.schema import snapshot
 
-from .conftest import database_revision, make_script_location, query, upgrade_at
+from .conftest import alembic_ini_for, database_revision, make_script_location, query, upgrade_at
 
 ALEMBIC = str(Path(sys.executable).parent / "alembic")
 KEPT = "a11c0ffee001"
@@ -113,13 +113,7 @@ def test_the_failure_reaches_the_command_line_and_the_database_is_unchanged(
 ):
     """`alembic upgrade head` itself: non-zero exit, the error shown, previous revision kept."""
     url = migrated_database_url
-    ini = tmp_path / "alembic.ini"
-    ini.write_text(
-        (PROJECT_ROOT / "alembic.ini")
-        .read_text()
-        .replace("%(here)s/alembic", str(failing_history)),
-        encoding="utf-8",
-    )
+    ini = alembic_ini_for(failing_history, tmp_path)
     result = subprocess.run(
         [ALEMBIC, "-c", str(ini), "-x", f"db_url={url}", "upgrade", "head"],
         capture_output=True,
@@ -150,11 +144,7 @@ def test_postgres_migrations_run_with_timeouts_under_the_advisory_lock(
         """,
     )
     location = make_script_location(tmp_path, {"probe.py": probe})
-    ini = tmp_path / "alembic.ini"
-    ini.write_text(
-        (PROJECT_ROOT / "alembic.ini").read_text().replace("%(here)s/alembic", str(location)),
-        encoding="utf-8",
-    )
+    ini = alembic_ini_for(location, tmp_path)
     app_ini = tmp_path / "staging.ini"
     app_ini.write_text(
         "[app:main]\nuse = egg:pypi_web\n"

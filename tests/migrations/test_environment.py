@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pypi_web.migrations import PROJECT_ROOT, SCRIPT_LOCATION, head_revision, script_directory
 
-from .conftest import database_revision, make_script_location, upgrade_at
+from .conftest import alembic_ini_for, database_revision, make_script_location, upgrade_at
 
 ALEMBIC = str(Path(sys.executable).parent / "alembic")
 AUDIT = "49f8a6a1ce67"
@@ -54,18 +54,9 @@ def test_a_missing_ini_is_named(tmp_path):
     assert f"alembic: {missing}: no such configuration file" in result.stderr
 
 
-def _alembic_ini_for(location: Path, directory: Path) -> Path:
-    ini = directory / "alembic.ini"
-    ini.write_text(
-        (PROJECT_ROOT / "alembic.ini").read_text().replace("%(here)s/alembic", str(location)),
-        encoding="utf-8",
-    )
-    return ini
-
-
 def test_autogenerate_writes_nothing_when_the_models_match(migrated_database_url, tmp_path):
     location = make_script_location(tmp_path, {})
-    ini = _alembic_ini_for(location, tmp_path)
+    ini = alembic_ini_for(location, tmp_path)
     before = sorted((location / "versions").glob("*.py"))
     result = run(
         "-c", str(ini), "-x", f"db_url={migrated_database_url}", "revision", "--autogenerate",
@@ -86,7 +77,7 @@ def test_autogenerate_writes_a_formatted_candidate(empty_database_url, tmp_path)
     for revision in script.walk_revisions():
         if revision.revision not in keep:
             (location / "versions" / Path(revision.path).name).unlink()
-    ini = _alembic_ini_for(location, tmp_path)
+    ini = alembic_ini_for(location, tmp_path)
     result = run(
         "-c", str(ini), "-x", f"db_url={empty_database_url}", "revision", "--autogenerate",
         "-m", "candidate",
@@ -112,7 +103,7 @@ def test_autogenerate_writes_a_formatted_candidate(empty_database_url, tmp_path)
 
 def project_copy(directory: Path, dev_url: str) -> Path:
     """alembic.ini and a development.ini naming ``dev_url``, as in a checkout."""
-    _alembic_ini_for(SCRIPT_LOCATION, directory)
+    alembic_ini_for(SCRIPT_LOCATION, directory)
     development = (PROJECT_ROOT / "development.ini").read_text(encoding="utf-8")
     development = development.replace("sqlite:///%(here)s/pypi_web.sqlite", dev_url)
     assert dev_url in development
