@@ -287,7 +287,7 @@ class Transaction:
 
     def _rows(self, table: str, where, finding: Finding, verb: str) -> None:
         finding.lock(table, ROW_EXCLUSIVE)
-        if table in BOOKKEEPING or table in self.created:
+        if table.startswith(BOOKKEEPING) or table in self.created:
             return
         if where is None:
             finding.effects.append(

@@ -193,6 +193,7 @@ def test_locks_are_held_until_commit_and_new_tables_are_nobody_elses(catalog):
     ):
         findings = transaction.analyse(sql)
     assert findings[0].locks == {}  # the bookkeeping table is nobody's concern
+    assert findings[0].effects == []
     assert transaction.held == {"packages": "ACCESS EXCLUSIVE"}
     index = Transaction(catalog)
     index.analyse("BEGIN")

@@ -174,3 +174,18 @@ def test_without_pg_dump_postgres_says_what_to_install(
     ):
         run(argparse.Namespace(config_uri=migrated_postgres_url), out, script_location=history)
     copy_removed(out.getvalue())
+
+
+def test_the_postgres_copy_is_analysed(migrated_postgres_url):
+    """pg_dump carries no planner statistics; without them a backfill got another plan."""
+    from pypi_web.migrations.rehearse import _postgres_copy
+    from pypi_web.migrations.schema import scratch_database
+
+    with scratch_database(migrated_postgres_url) as copy_url:
+        _postgres_copy(migrated_postgres_url, copy_url)
+        analysed = query(
+            copy_url,
+            "SELECT count(*) FROM pg_stat_user_tables "
+            "WHERE relname = 'packages' AND last_analyze IS NOT NULL",
+        )
+    assert analysed == [(1,)]
