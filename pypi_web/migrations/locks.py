@@ -294,7 +294,10 @@ class Transaction:
                 f"{verb} every row of {self.catalog.describe(table)}, each locked until COMMIT"
             )
         else:
-            finding.effects.append(f"{verb} the rows that match, each locked until COMMIT")
+            finding.effects.append(
+                f"{verb} the rows of {self.catalog.describe(table)} that match, each locked "
+                "until COMMIT"
+            )
 
     def _UpdateStmt(self, stmt, finding: Finding) -> None:
         self._rows(stmt.relation.relname, stmt.whereClause, finding, "updates")

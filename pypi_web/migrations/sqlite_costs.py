@@ -93,13 +93,16 @@ class SqliteCosts:
     def _create_index(self, table: str) -> str:
         return f"builds the index over {self.rows(table)}, reading every row"
 
+    def _changed(self, verb: str, table: str, rest: str) -> str:
+        if re.search(r"\bWHERE\b", rest, re.I):
+            return f"{verb} the rows of {self.rows(table)} that match"
+        return f"{verb} every row of {self.rows(table)}"
+
     def _update(self, table: str, rest: str) -> str:
-        which = "the rows that match" if re.search(r"\bWHERE\b", rest, re.I) else "every row"
-        return f"updates {which} of {self.rows(table)}"
+        return self._changed("updates", table, rest)
 
     def _delete(self, table: str, rest: str) -> str:
-        which = "the rows that match" if re.search(r"\bWHERE\b", rest, re.I) else "every row"
-        return f"deletes {which} of {self.rows(table)}"
+        return self._changed("deletes", table, rest)
 
     def locking(self) -> str:
         """What the site meets while a revision runs."""
