@@ -39,7 +39,7 @@ from .guard import AHEAD, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
 from .lint import lint_paths
 from .schema import diff, revision_schemas, snapshot
-from .targets import Target, TargetError, database_identity, resolve
+from .targets import TargetError, database_identity, resolve
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,16 +50,9 @@ class UsageError(Exception):
     """A bad argument; the message names it and says why."""
 
 
-def resolve_target(target: str) -> Target:
-    """``target`` is a database URL or an app ini file holding ``sqlalchemy.url``."""
-    try:
-        return resolve(target)
-    except TargetError as exc:
-        raise UsageError(str(exc)) from exc
-
-
 def database_url(target: str) -> str:
-    return resolve_target(target).url
+    """``target`` is a database URL or an app ini file holding ``sqlalchemy.url``."""
+    return resolve(target).url
 
 
 def _safe(url: str) -> str:
@@ -72,7 +65,7 @@ def _safe(url: str) -> str:
 def adopt(target: str, out=None, err=None, script_location=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    resolved = resolve_target(target)
+    resolved = resolve(target)
     url = resolved.url
     print(f"Adopting {resolved.described}", file=out)
     engine = migration_engine(url)
@@ -278,7 +271,7 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
                     result.checksums = verify(connection, script_directory(script_location), heads)
         finally:
             engine.dispose()
-    except UsageError as exc:
+    except (UsageError, TargetError) as exc:
         result.error = str(exc)
     except sa.exc.SQLAlchemyError as exc:
         first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()
@@ -452,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return status(args.environments, args.json)
         return lint(args.paths)
-    except (UsageError, MigrationsNotFoundError) as exc:
+    except (UsageError, TargetError, MigrationsNotFoundError) as exc:
         print(f"pypi-web-db {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -28,7 +28,7 @@ from alembic import command
 from alembic.util import CommandError
 
 from . import MigrationsNotFoundError, alembic_config, script_directory
-from .targets import Target, TargetError, resolve
+from .targets import TargetError, resolve
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,16 +43,9 @@ class BadArgument(Exception):
     """Something the user typed cannot be used; the message says why (exit status 2)."""
 
 
-def _target(config_uri: str) -> Target:
-    try:
-        return resolve(config_uri)
-    except TargetError as exc:
-        raise BadArgument(str(exc)) from exc
-
-
 def _config_for(target: str, out):
     """An Alembic config whose env.py finds the database as ``alembic`` would."""
-    _target(target)  # a missing or unreadable file is named before Alembic starts
+    resolve(target)  # a missing or unreadable file is named before Alembic starts
     url = target if "://" in target else None
     cfg = alembic_config(db_url=url, app_ini=None if url else target)
     cfg.stdout = out
@@ -99,7 +92,7 @@ def connected(config_uri: str, script_location=None):
     """(target, connection, schema status) of the database ``config_uri`` names."""
     from .guard import schema_status
 
-    target = _target(config_uri)
+    target = resolve(config_uri)
     engine = sa.create_engine(target.url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
@@ -132,7 +125,7 @@ def downgrade(args, out) -> int:
 
 
 def current(args, out) -> int:
-    target = _target(args.config_uri)
+    target = resolve(args.config_uri)
     print(f"{target.described}:", file=out)
     _run(command.current, _config_for(args.config_uri, out), verbose=args.verbose)
     return EXIT_OK
@@ -218,7 +211,7 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     err = err or sys.stderr
     try:
         return args.handler(args, out)
-    except (BadArgument, MigrationsNotFoundError) as exc:
+    except (BadArgument, TargetError, MigrationsNotFoundError) as exc:
         print(f"pypi-web-db {args.command}: {exc}", file=err)
         return EXIT_USAGE
     except CommandFailed as exc:

@@ -121,6 +121,36 @@ def data_database_url(database_factory, top100_dir) -> str:
     return url
 
 
+def revision_source(revision: str, down: str, upgrade_body: str) -> str:
+    return f'''
+"""test-only revision {revision}"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{textwrap.indent(textwrap.dedent(upgrade_body).strip(), "    ")}
+
+
+def downgrade():
+    pass
+'''
+
+
+@pytest.fixture
+def unreachable_database_url(backend, tmp_path) -> str:
+    """A database URL on this backend that no connection can open."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite'}"
+    return "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
+
+
 def make_script_location(directory: Path, extra_revisions: dict[str, str]) -> Path:
     """A copy of the project's migration environment plus test-only revisions.
 

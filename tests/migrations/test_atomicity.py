@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,33 +16,18 @@ import sqlalchemy as sa
 from pypi_web.migrations import PROJECT_ROOT, head_revision
 from pypi_web.migrations.schema import snapshot
 
-from .conftest import alembic_ini_for, database_revision, make_script_location, query, upgrade_at
+from .conftest import (
+    alembic_ini_for,
+    database_revision,
+    make_script_location,
+    query,
+    revision_source,
+    upgrade_at,
+)
 
 ALEMBIC = str(Path(sys.executable).parent / "alembic")
 KEPT = "a11c0ffee001"
 DOOMED = "a11c0ffee002"
-
-
-def revision_source(revision: str, down: str, upgrade_body: str) -> str:
-    return f'''
-"""test-only revision {revision}"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-{textwrap.indent(textwrap.dedent(upgrade_body).strip(), "    ")}
-
-
-def downgrade():
-    pass
-'''
 
 
 @pytest.fixture

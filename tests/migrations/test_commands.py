@@ -86,7 +86,9 @@ def test_an_exported_url_does_not_move_the_upgrade(database_factory, tmp_path, m
     assert f"Migrating {shown(dev_url)} (sqlalchemy.url in {ini})" in capsys.readouterr().err
 
 
-def test_errors_name_the_command_and_the_reason(empty_database_url, tmp_path, capsys, backend):
+def test_errors_name_the_command_and_the_reason(
+    empty_database_url, unreachable_database_url, tmp_path, capsys, backend
+):
     missing = tmp_path / "nowhere.ini"
     assert main(["upgrade", str(missing)]) == 2
     assert capsys.readouterr().err == (
@@ -102,13 +104,8 @@ def test_errors_name_the_command_and_the_reason(empty_database_url, tmp_path, ca
         capsys.readouterr().err
     )
     assert database_revision(empty_database_url) is None
-    if backend == "sqlite":
-        gone = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite'}"
-        reason = "unable to open database file"
-    else:
-        gone = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
-        reason = "Connection refused"
-    assert main(["upgrade", gone]) == 1
+    reason = "unable to open database file" if backend == "sqlite" else "Connection refused"
+    assert main(["upgrade", unreachable_database_url]) == 1
     err = capsys.readouterr().err
     assert "pypi-web-db upgrade: the database refused: " in err
     assert reason in err

@@ -97,12 +97,8 @@ def test_an_empty_database_is_planned_from_the_base(empty_database_url, capsys):
     assert database_revision(empty_database_url) is None
 
 
-def test_an_unreachable_database(capsys, backend, tmp_path):
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}"
-    else:
-        url = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
-    assert main(["plan", url]) == 1
+def test_an_unreachable_database(capsys, unreachable_database_url):
+    assert main(["plan", unreachable_database_url]) == 1
     assert capsys.readouterr().err.startswith("pypi-web-db plan: the database refused: ")
 
 

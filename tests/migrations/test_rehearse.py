@@ -16,33 +16,12 @@ from pypi_web.migrations import head_revision
 from pypi_web.migrations.cli import main
 from pypi_web.migrations.rehearse import run
 
-from .conftest import database_revision, downgrade, make_script_location, query
+from .conftest import database_revision, downgrade, make_script_location, query, revision_source
 from .test_history import schema_of
 
 PYPI_WEB_DB = str(Path(sys.executable).parent / "pypi-web-db")
 AUDIT = "49f8a6a1ce67"
 EXTRA = "e0e0c0ffee01"
-EXTRA_SOURCE = '''
-"""test-only revision: {what}"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "e0e0c0ffee01"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    with op.batch_alter_table("packages") as batch_op:
-        batch_op.add_column(sa.Column("rehearsed", sa.Integer, nullable=True))
-    {then}
-
-
-def downgrade():
-    pass
-'''
 
 
 def copy_removed(out: str) -> None:
@@ -62,8 +41,14 @@ def copy_removed(out: str) -> None:
     assert found == 0, f"{url.database} was left behind"
 
 
-def history_with(tmp_path: Path, what: str, then: str) -> Path:
-    source = EXTRA_SOURCE.format(what=what, head=head_revision(), then=then)
+def history_with(tmp_path: Path, then: str) -> Path:
+    """The real history and one revision more: a column no model has, then ``then``."""
+    body = f"""
+        with op.batch_alter_table("packages") as batch_op:
+            batch_op.add_column(sa.Column("rehearsed", sa.Integer, nullable=True))
+        {then}
+        """
+    source = revision_source(EXTRA, head_revision(), body)
     return make_script_location(tmp_path, {"extra.py": source})
 
 
@@ -103,10 +88,10 @@ def test_a_rehearsal_on_real_data(data_database_url, tmp_path):
 
 
 def test_a_failing_revision_is_reported_and_the_copy_removed(migrated_database_url, tmp_path):
-    history = history_with(tmp_path, "fails", 'raise RuntimeError("no space left for it")')
+    history = history_with(tmp_path, 'raise RuntimeError("no space left for it")')
     code, out = rehearse(migrated_database_url, history)
     assert code == 1
-    assert f"[1/1] {EXTRA} test-only revision: fails ... " in out
+    assert f"[1/1] {EXTRA} test-only revision {EXTRA} ... " in out
     assert " s FAILED\n" in out
     assert "the revision failed: RuntimeError: no space left for it\n" in out
     copy_removed(out)
@@ -114,7 +99,7 @@ def test_a_failing_revision_is_reported_and_the_copy_removed(migrated_database_u
 
 
 def test_a_revision_that_leaves_drift_fails_the_rehearsal(migrated_database_url, tmp_path):
-    history = history_with(tmp_path, "adds a column no model has", "")
+    history = history_with(tmp_path, "")
     code, out = rehearse(migrated_database_url, history)
     assert code == 1
     assert "  drift: column packages.rehearsed: not in the models\n" in out
@@ -131,7 +116,7 @@ def test_a_revision_that_leaves_drift_fails_the_rehearsal(migrated_database_url,
     "interrupt", ["raise KeyboardInterrupt", "os.kill(os.getpid(), signal.SIGTERM)"]
 )
 def test_ctrl_c_or_sigterm_removes_the_copy(migrated_database_url, tmp_path, interrupt):
-    history = history_with(tmp_path, "interrupted", f"import os, signal; {interrupt}")
+    history = history_with(tmp_path, f"import os, signal; {interrupt}")
     code, out = rehearse(migrated_database_url, history)
     assert code == 130
     assert " s stopped\n" in out
@@ -140,7 +125,7 @@ def test_ctrl_c_or_sigterm_removes_the_copy(migrated_database_url, tmp_path, int
 
 
 def test_nothing_pending_and_what_cannot_be_rehearsed(
-    migrated_database_url, empty_database_url, tmp_path, capsys, backend
+    migrated_database_url, empty_database_url, unreachable_database_url, tmp_path, capsys
 ):
     assert main(["rehearse", migrated_database_url]) == 0
     assert "nothing pending (up to date)" in capsys.readouterr().out
@@ -153,18 +138,14 @@ def test_nothing_pending_and_what_cannot_be_rehearsed(
     engine.dispose()
     assert main(["rehearse", empty_database_url]) == 1
     assert "adopt it first" in capsys.readouterr().err
-    if backend == "sqlite":
-        gone = f"sqlite:///{tmp_path / 'no' / 'db.sqlite'}"
-    else:
-        gone = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
-    assert main(["rehearse", gone]) == 1
+    assert main(["rehearse", unreachable_database_url]) == 1
     assert capsys.readouterr().err.startswith("pypi-web-db rehearse: the database refused: ")
 
 
 def test_without_pg_dump_postgres_says_what_to_install(
     migrated_postgres_url, tmp_path, capsys, monkeypatch
 ):
-    history = history_with(tmp_path, "never runs", "")
+    history = history_with(tmp_path, "")
     monkeypatch.setenv("PATH", str(tmp_path))
     out = io.StringIO()
     from pypi_web.migrations.commands import CommandFailed
