@@ -145,12 +145,19 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"the server did not answer within 60 s:\n{log.read_text()}")
 
 
-def development_ini(directory: Path, port: int) -> Path:
-    """development.ini's app as it is, served on a free port (its [server:main] says 6543)."""
+def development_ini(directory: Path, port: int, db_url: str) -> Path:
+    """development.ini's app on the journeys' database, served on a free port.
+
+    The database and the files directory are stated here: development.ini
+    states its own, and an environment variable never replaces a value the
+    file states (pypi_web.config). Its [server:main] says 6543.
+    """
     ini = directory / "development-journeys.ini"
     ini.write_text(
         "[app:main]\n"
-        f"use = config:{ROOT / 'development.ini'}#main\n\n"
+        f"use = config:{ROOT / 'development.ini'}#main\n"
+        f"sqlalchemy.url = {db_url}\n"
+        f"files.storage_dir = {directory / 'files'}\n\n"
         "[server:main]\n"
         "use = egg:waitress#main\n"
         f"listen = 127.0.0.1:{port}\n"
@@ -174,7 +181,7 @@ def serving(config: str, backend: str, root: Path, db_url: str) -> Iterator[Jour
         ini = ROOT / "production.ini"
         command = [BIN / "pypi-web-serve", ini, "--listen", f"127.0.0.1:{port}"]
     else:
-        ini = development_ini(root, port)
+        ini = development_ini(root, port, db_url)
         command = [BIN / "pserve", ini]
     log = root / "server.log"
     with log.open("w") as output:

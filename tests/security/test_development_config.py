@@ -17,11 +17,16 @@ DEVELOPMENT_INI = Path(__file__).resolve().parents[2] / "development.ini"
 
 
 @pytest.fixture
-def development_app(migrated_database_url, tmp_path, monkeypatch):
-    # development.ini's own settings, with this test's database and file store.
-    monkeypatch.setenv("PYPI_WEB_DATABASE_URL", migrated_database_url)
-    monkeypatch.setenv("PYPI_WEB_FILES_DIR", str(tmp_path / "files"))
-    app = get_app(str(DEVELOPMENT_INI))
+def development_app(migrated_database_url, tmp_path):
+    # development.ini's own settings, with this test's database and file store
+    # (stated in the file: an environment variable never replaces what it states).
+    ini = tmp_path / "development.ini"
+    ini.write_text(
+        f"[app:main]\nuse = config:{DEVELOPMENT_INI}#main\n"
+        f"sqlalchemy.url = {migrated_database_url}\nfiles.storage_dir = {tmp_path / 'files'}\n",
+        encoding="utf-8",
+    )
+    app = get_app(str(ini))
     # The toolbar answers to this machine only (debugtoolbar.hosts).
     yield webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
     app.registry["dbengine"].dispose()
