@@ -107,6 +107,9 @@ def render(url: str, start: str | None, revision: str, copy_url: str | None = No
     units = _Units(forward)
     cfg = alembic_config(db_url=url)
     cfg.output_buffer = units
+    # Every pending revision, including those a deploy applies after the code
+    # (contract revisions: env.py holds them back from a plain upgrade unless told).
+    cfg.attributes["contract"] = True
     try:
         with (
             reflect.connect() if reflect else contextlib.nullcontext() as connection,

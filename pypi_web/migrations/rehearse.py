@@ -188,6 +188,8 @@ def apply_timed(copy_url: str, config_uri: str, pending: list[str], out, script_
                 script_location=script_location,
             )
             cfg.attributes["connection"] = engine
+            # Every pending revision, contract ones too (held back from a plain upgrade).
+            cfg.attributes["contract"] = True
             doc = (script.get_revision(revision).doc or "").strip().splitlines()
             label = f"[{number}/{len(pending)}] {revision} {doc[0] if doc else ''}".rstrip()
             with Ticker(label, out) as ticker:
