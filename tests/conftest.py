@@ -109,10 +109,12 @@ class DatabaseFactory:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """``alembic upgrade`` on ``url`` through the project's own env.py."""
+    """``alembic upgrade`` on ``url`` through the project's own env.py, both deploy steps."""
     engine = migration_engine(url)
     with engine.connect() as connection:
-        command.upgrade(alembic_config(connection), revision)
+        cfg = alembic_config(connection)
+        cfg.attributes["contract"] = True  # contract revisions too (pypi_web.migrations.phases)
+        command.upgrade(cfg, revision)
         connection.commit()
     engine.dispose()
 

@@ -15,6 +15,11 @@ On Postgres a run holds an advisory lock (concurrent deploys queue) and uses
 the app settings ``migrations.lock_timeout`` (default 4s) and
 ``migrations.statement_timeout`` (default 5min). Every run records the
 revision graph in alembic_version_lineage (pypi_web.migrations.lineage).
+
+Expand and contract (pypi_web.migrations.phases): an upgrade to the head
+stops before the first pending contract revision (the pre-deploy step),
+unless ``-x contract=true`` or ``config.attributes["contract"]`` asks for the
+post-deploy step, which applies everything.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from logging.config import fileConfig
 from pathlib import Path
 
-from alembic import context
+from alembic import context, util
+from pyramid.settings import asbool
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -35,6 +42,12 @@ from pypi_web.config import database_url as config_database_url
 from pypi_web.migrations import DEFAULT_APP_INI, INI_ENV_VAR, migration_engine
 from pypi_web.migrations.checksums import on_version_apply as record_checksums
 from pypi_web.migrations.lineage import BOOKKEEPING_TABLES, on_version_apply
+from pypi_web.migrations.phases import (
+    POST_DEPLOY_ALEMBIC,
+    POST_DEPLOY_COMMAND,
+    describe,
+    pre_deploy_steps,
+)
 from pypi_web.migrations.targets import announce_migration
 from pypi_web.models.meta import Base
 from pypi_web.models.search import SEARCH_SCHEMA_NAMES
@@ -133,6 +146,51 @@ COMMON_OPTIONS = dict(
 )
 
 
+def contract_requested() -> bool:
+    """The post-deploy step: contract revisions too."""
+    return asbool(x_args.get("contract", False)) or bool(config.attributes.get("contract"))
+
+
+def _announce_held_back(held) -> None:
+    revisions = [step.revision for step in held if getattr(step, "is_upgrade", False)]
+    lines = [
+        f"Held back {len(revisions)} revision(s), from the first contract revision on, "
+        "for the post-deploy step:"
+    ]
+    lines += [f"  {describe(rev)}" for rev in revisions]
+    lines.append(
+        f"Once every server runs the new code: {POST_DEPLOY_COMMAND} (or {POST_DEPLOY_ALEMBIC})"
+    )
+    log.info("%s", "\n".join(lines))
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _hold_back_contract_revisions() -> None:
+    """The pre-deploy step: an upgrade to the head stops before the first contract revision."""
+    if contract_requested():
+        return
+    try:
+        destination = context.get_revision_argument()
+    except KeyError:  # a command with no destination (check, revision --autogenerate)
+        return
+    if set(util.to_tuple(destination, default=())) != set(context.script.get_heads()):
+        return  # a named revision short of the head: the operator chose where to stop
+    migration_context = context.get_context()
+    # The command's own step planner (Alembic keeps it there; no public hook cuts it).
+    planned = migration_context._migrations_fn
+
+    def steps(heads, ctx):
+        run = planned(heads, ctx)
+        if not heads:
+            return run  # an empty database: no release serves it yet
+        run, held = pre_deploy_steps(run)
+        if held:
+            _announce_held_back(held)
+        return run
+
+    migration_context._migrations_fn = steps
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=database_url(),
@@ -141,6 +199,7 @@ def run_migrations_offline() -> None:
         transaction_per_migration=True,
         **COMMON_OPTIONS,
     )
+    _hold_back_contract_revisions()
     with context.begin_transaction():
         context.run_migrations()
 
@@ -154,6 +213,7 @@ def _configure_and_run(connection) -> None:
         transactional_ddl=True,
         **COMMON_OPTIONS,
     )
+    _hold_back_contract_revisions()
     with context.begin_transaction():
         context.run_migrations()
 

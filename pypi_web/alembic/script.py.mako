@@ -11,10 +11,20 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
-# Review before committing (docs/evolving-the-schema.md):
-# * Deploys migrate while the previous release still serves: keep this revision
-#   compatible with it (new columns nullable or with a server_default; renames as
-#   add, copy, drop; drops only once no released code reads the column).
+<%
+    from pypi_web.migrations.lint import phase_for_template
+
+    phase = phase_for_template(upgrades or "")
+%>\
+# Review before committing (README, "Evolving the schema"):
+# * phase: "expand" if the release before keeps working on the schema this leaves
+#   (new tables, nullable or defaulted columns, indexes, backfills), "contract" if
+#   it removes or narrows what that release reads or writes (drops, renames, NOT
+#   NULL without a server_default, narrower types, new constraints). Contract
+#   revisions wait for the post-deploy step (pypi-web-db contract). `pypi-web-db
+#   lint` refuses a phase the operations contradict.
+# * Renames and type changes: expand (add, backfill, write both) in one release,
+#   contract (drop the old) in a later one.
 # * Postgres runs each revision with lock_timeout/statement_timeout from the app's
 #   migrations.* settings; raise one for a revision with
 #   op.execute("SET LOCAL statement_timeout = '10min'").
@@ -26,6 +36,7 @@ revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+phase = ${repr(phase)}
 
 
 def upgrade() -> None:

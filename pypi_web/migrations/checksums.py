@@ -16,7 +16,10 @@ to LF) and a leading UTF-8 byte-order mark dropped. A checkout on Windows
 code, SQL, comments, whitespace or docstring, counts, because a revision's
 meaning can hinge on any of them and a reviewer should look. Not the parsed
 AST: ``ast.dump`` differs between Python versions, and the host that deploys
-need not run the Python of the one that wrote the revision.
+need not run the Python of the one that wrote the revision. One line is left
+out: the module-level ``phase = "expand"`` / ``"contract"`` (phases.py), which
+says when a deploy runs the revision, not what it does to the database, and
+was added to revisions that had long been applied.
 
 Databases migrated before checksums were kept have none: ``status`` says
 "not recorded", and the next run that applies a revision records the
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,12 +57,15 @@ checksums = sa.Table(
     sa.Column("recorded", sa.String(16), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
+# The deploy-phase declaration (see the module doc), one whole line.
+PHASE_LINE = re.compile(rb'^phase = "[a-z ]*"\n', re.MULTILINE)
 
 
 def file_checksum(path: str | Path) -> str:
     """SHA-256 of a revision file, line endings normalised (see the module doc)."""
     data = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
-    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return hashlib.sha256(PHASE_LINE.sub(b"", data, count=1)).hexdigest()
 
 
 def applied_revisions(revision_map, heads) -> list:

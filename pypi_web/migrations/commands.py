@@ -8,7 +8,8 @@ db`` commands do, and run the same env.py as ``alembic`` does: the same
 timeouts, advisory lock and bookkeeping, and the same line naming the
 database before it changes::
 
-    pypi-web-db upgrade production.ini            # to head
+    pypi-web-db upgrade production.ini            # pre-deploy: to head, contract held back
+    pypi-web-db contract production.ini           # post-deploy: everything (phases.py)
     pypi-web-db upgrade production.ini 756594532db6
     pypi-web-db downgrade production.ini -1
     pypi-web-db current production.ini
@@ -117,6 +118,16 @@ def upgrade(args, out) -> int:
     return EXIT_OK
 
 
+def contract(args, out) -> int:
+    """The post-deploy step: every pending revision, contract ones included (phases.py)."""
+    cfg = _config_for(args.config_uri, out)
+    cfg.attributes["contract"] = True
+    with _alembic_progress():
+        _run(command.upgrade, cfg, "head")
+    _now_at(args.config_uri, out)
+    return EXIT_OK
+
+
 def downgrade(args, out) -> int:
     with _alembic_progress():
         _run(command.downgrade, _config_for(args.config_uri, out), args.revision)
@@ -173,10 +184,21 @@ def checksums(args, out) -> int:
 def add_parsers(sub) -> None:
     """The subcommands, each with its handler (see ``pypi_web.migrations.cli``)."""
     config_help = "the app's ini file (its sqlalchemy.url), or a database URL"
-    p = sub.add_parser("upgrade", help="migrate a database up (to head unless told)")
+    p = sub.add_parser(
+        "upgrade",
+        help="pre-deploy: migrate a database up (to head unless told), "
+        "holding back contract revisions",
+    )
     p.add_argument("config_uri", help=config_help)
     p.add_argument("revision", nargs="?", default="head", help="where to stop (default: head)")
     p.set_defaults(handler=upgrade)
+    p = sub.add_parser(
+        "contract",
+        help="post-deploy: apply every pending revision, contract ones too "
+        "(once every server runs the new code)",
+    )
+    p.add_argument("config_uri", help=config_help)
+    p.set_defaults(handler=contract)
     p = sub.add_parser("downgrade", help="migrate a database down to a revision")
     p.add_argument("config_uri", help=config_help)
     p.add_argument("revision", help="a revision, -N, or base")

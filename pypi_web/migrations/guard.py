@@ -45,6 +45,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import ALEMBIC_INI, DEFAULT_APP_INI, INI_ENV_VAR, PROJECT_ROOT, script_directory
 from .checksums import warn_if_modified
 from .lineage import BOOKKEEPING_TABLES, VERSION_TABLE, recorded_parents
+from .phases import split_pending
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class SchemaStatus:
     pending: list[str] = field(default_factory=list)
     # For a database ahead of the code: its revisions the code does not know, oldest first.
     newer: list[str] = field(default_factory=list)
+    # Of ``pending``, those the pre-deploy step holds back (phases.py): the first
+    # contract revision and all after it.
+    pending_contract: list[str] = field(default_factory=list)
 
     @property
     def database_revision(self) -> str | None:
@@ -153,7 +157,8 @@ def schema_status(connection: Connection, script: ScriptDirectory | None = None)
         return SchemaStatus(UP_TO_DATE, db_revisions, head)
     if all(_known(script, rev) for rev in db_revisions):
         pending = [r.revision for r in reversed(list(script.iterate_revisions(head, db_revisions)))]
-        return SchemaStatus(BEHIND, db_revisions, head, pending=pending)
+        _, held = split_pending(script, pending)
+        return SchemaStatus(BEHIND, db_revisions, head, pending=pending, pending_contract=held)
     if len(db_revisions) == 1:
         newer = _newer_revisions(connection, db_revisions[0], script, head)
         if newer:
@@ -171,6 +176,14 @@ def upgrade_command(app_ini: str | None = None, url: sa.URL | None = None) -> st
     if app_ini or url is None:
         return "alembic upgrade head"
     return f"alembic -x db_url={url.render_as_string(hide_password=True)} upgrade head"
+
+
+def contract_command(app_ini: str | None = None, url: sa.URL | None = None) -> str:
+    """The post-deploy step for this app's database: contract revisions too."""
+    upgrade = upgrade_command(app_ini, url)
+    if upgrade.startswith("pypi-web-db upgrade "):
+        return upgrade.replace("pypi-web-db upgrade ", "pypi-web-db contract ", 1)
+    return upgrade.replace(" upgrade head", " -x contract=true upgrade head")
 
 
 def adopt_command(app_ini: str | None = None, url: sa.URL | None = None) -> str:
@@ -210,6 +223,13 @@ def explain(
         head = ["pypi_web: the database schema is behind the code; refusing to start."]
         lines.append(f"  pending revisions: {', '.join(status.pending)}")
         tail = ["Bring the database up to date, then start the site again:", f"  {upgrade}"]
+        if status.pending_contract:
+            tail[0] = (
+                "Bring the database up to date (the pre-deploy step, then, once no older "
+                "release serves it, the post-deploy step, which applies the contract "
+                f"revisions {', '.join(status.pending_contract)}), then start the site again:"
+            )
+            tail.append(f"  {contract_command(app_ini, url)}")
     elif status.state == EMPTY:
         head = ["pypi_web: the database has no tables; refusing to start."]
         tail = ["Create the schema, then start the site again:", f"  {upgrade}"]
@@ -265,7 +285,10 @@ def _auto_upgrade(engine: Engine) -> None:
     migrator = migration_engine(url)
     try:
         with migrator.connect() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            cfg = alembic_config(connection)
+            # Development runs one release: no older one to keep serving.
+            cfg.attributes["contract"] = True
+            command.upgrade(cfg, "head")
             connection.commit()
     finally:
         migrator.dispose()

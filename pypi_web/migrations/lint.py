@@ -18,6 +18,15 @@ alter_column           upgrade() changes a column's type (``type_=``): a
                        table rewrite on Postgres, and values may not convert
 =====================  ====================================================
 
+And the phase (pypi_web.migrations.phases), rule ``phase``: every file
+declares ``phase = "expand"`` or ``"contract"``; upgrade() doing contract work
+(dropping a table, column, index or constraint, a rename, a column made NOT
+NULL without a server_default, a type change not known to widen, a unique,
+check or foreign key constraint added to an existing table, or SQL doing any
+of these through ``op.execute``) in a file that declares expand is refused,
+naming each such operation. Acknowledging ``phase`` above an operation says
+it does not narrow what the previous release uses.
+
 A finding is silenced by a comment in the block of comment lines directly
 above the statement::
 
@@ -32,8 +41,11 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+from .phases import CONTRACT, EXPAND, PHASES
 
 RULES = {
     "drop_table": "drops a table and every row in it",
@@ -66,7 +78,8 @@ class Finding:
     function: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.rule}: {self.function}() {self.message}"
+        where = f"{self.function}() " if self.function else ""
+        return f"{self.path}:{self.line}: {self.rule}: {where}{self.message}"
 
 
 def _acknowledged(lines: list[str], lineno: int) -> set[str]:
@@ -230,7 +243,7 @@ def _check_function(path: str, func: ast.FunctionDef, lines: list[str]) -> list[
 def lint_source(source: str, path: str = "<revision>") -> list[Finding]:
     tree = ast.parse(source, filename=path)
     lines = source.splitlines()
-    findings: list[Finding] = []
+    findings = check_phase(path, tree, lines)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in ("upgrade", "downgrade"):
             findings.extend(_check_function(path, node, lines))
@@ -245,3 +258,181 @@ def lint_paths(paths: list[Path]) -> list[Finding]:
         for file in files:
             findings.extend(lint_source(file.read_text(encoding="utf-8"), str(file)))
     return findings
+
+
+# ---------------------------------------------------------------- phase
+
+# A placeholder the template writes when it cannot tell (no operations yet).
+PHASE_PLACEHOLDER = "expand or contract"
+CONSTRAINT_OPS = {
+    "create_unique_constraint": "unique",
+    "create_check_constraint": "check",
+    "create_foreign_key": "foreign key",
+    "create_primary_key": "primary key",
+}
+CONTRACT_SQL = re.compile(
+    r"\b(DROP\s+(TABLE|COLUMN|INDEX|CONSTRAINT|VIEW|TRIGGER|FUNCTION)|RENAME\s+(COLUMN|TO)"
+    r"|SET\s+NOT\s+NULL|ALTER\s+COLUMN\s+\S+\s+(SET\s+DATA\s+)?TYPE)\b",
+    re.IGNORECASE,
+)
+# Type changes that keep every value and every write of the release before.
+WIDENINGS = {
+    ("String", "Text"),
+    ("String", "String"),  # when the length grows (checked below)
+    ("SmallInteger", "Integer"),
+    ("SmallInteger", "BigInteger"),
+    ("Integer", "BigInteger"),
+}
+
+
+def _type_name(node: ast.AST | None) -> tuple[str | None, int | None]:
+    """("String", 200) for ``sa.String(length=200)``; (None, None) when not a type call."""
+    if isinstance(node, ast.Attribute):
+        return node.attr, None
+    if not isinstance(node, ast.Call):
+        return None, None
+    name, _ = _type_name(node.func)
+    length = node.args[0] if node.args else _keyword(node, "length")
+    size = length.value if isinstance(length, ast.Constant) else None
+    return name, size if isinstance(size, int) else None
+
+
+def _widens(call: ast.Call) -> bool:
+    new, new_size = _type_name(_keyword(call, "type_"))
+    old, old_size = _type_name(_keyword(call, "existing_type"))
+    if (old, new) not in WIDENINGS:
+        return False
+    if old == new == "String":
+        return old_size is not None and (new_size is None or new_size >= old_size)
+    return True
+
+
+def _column_arg(table: str | None, call: ast.Call, keyword: str = "column_name") -> str:
+    args = call.args if table is not None else call.args[1:]
+    return (_string(args[0]) if args else _string(_keyword(call, keyword))) or "?"
+
+
+def _sql_of(node: ast.AST | None, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    return _string(node) if not isinstance(node, ast.Call) else None
+
+
+def _contract_sql(sql: str | None) -> str | None:
+    if not sql or re.match(r"\s*ALTER\s+INDEX\b", sql, re.IGNORECASE):
+        return None  # renaming an index changes nothing code sees
+    match = CONTRACT_SQL.search(sql)
+    return " ".join(sql.split())[:70] if match else None
+
+
+def _contract_work(
+    name: str, table: str | None, call: ast.Call, created: set, constants: dict
+) -> str | None:
+    """What ``call`` narrows for the release before, or None when it does not."""
+    table_name = _table_arg(name, table, call) or "?"
+    if name == "drop_table":
+        return f"drops table {table_name}"
+    if name == "drop_column":
+        return f"drops column {table_name}.{_column_arg(table, call)}"
+    if name == "drop_index":
+        return f"drops index {_string(call.args[0]) if call.args else '?'}"
+    if name == "drop_constraint":
+        return f"drops constraint {_string(call.args[0]) if call.args else '?'}"
+    if name == "rename_table":
+        return f"renames table {table_name}"
+    if name in CONSTRAINT_OPS:
+        # op.create_*_constraint(name, table, ...); a batch op knows its table.
+        table_name = table or (_string(call.args[1]) if len(call.args) > 1 else "?")
+    if name in CONSTRAINT_OPS and table_name not in created:
+        return f"adds a {CONSTRAINT_OPS[name]} constraint to existing table {table_name}"
+    if name == "alter_column":
+        column = f"{table_name}.{_column_arg(table, call)}"
+        if _keyword(call, "new_column_name") is not None:
+            return f"renames column {column}"
+        nullable = _keyword(call, "nullable")
+        not_null = isinstance(nullable, ast.Constant) and nullable.value is False
+        if not_null and _is_none(_keyword(call, "server_default")):
+            return f"makes {column} NOT NULL without a server_default"
+        if _keyword(call, "type_") is not None and not _widens(call):
+            return f"changes the type of {column} (not known to widen)"
+    if name in ("execute", "exec_driver_sql") and call.args:
+        sql = _contract_sql(_sql_of(call.args[0], constants))
+        return f"runs {sql!r}" if sql else None
+    return None
+
+
+def contract_operations(
+    func: ast.FunctionDef, constants: dict[str, str], lines: list[str] | None = None
+) -> list[tuple[int, str]]:
+    """(line, what) of each operation in ``func`` that the release before may not survive."""
+    scan = _FunctionScan()
+    for statement in func.body:
+        scan.visit(statement)
+    created = {_table_arg(n, t, c) for n, t, c in scan.operations if n == "create_table"}
+    found = []
+    for name, table, call in scan.operations:
+        what = _contract_work(name, table, call, created, constants)
+        if what and not (lines and "phase" in _acknowledged(lines, call.lineno)):
+            found.append((call.lineno, what))
+    return found
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "..."`` strings (the SQL revisions keep in constants)."""
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], _string(node.value)
+            if isinstance(target, ast.Name) and value is not None:
+                constants[target.id] = value
+    return constants
+
+
+def declared_phase(tree: ast.Module) -> tuple[str | None, int]:
+    """The module-level ``phase`` and its line ((None, 1) when there is none)."""
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == "phase" for t in targets):
+            value = node.value
+            return (value.value if isinstance(value, ast.Constant) else repr(value)), node.lineno
+    return None, 1
+
+
+def check_phase(path: str, tree: ast.Module, lines: list[str]) -> list[Finding]:
+    phase, line = declared_phase(tree)
+    if phase is None:
+        message = f'declares no phase: add phase = "{EXPAND}" or "{CONTRACT}" after depends_on'
+        return [Finding(path, line, "phase", message, "")]
+    if phase not in PHASES:
+        message = f'phase = {phase!r} is neither "{EXPAND}" nor "{CONTRACT}": choose one'
+        return [Finding(path, line, "phase", message, "")]
+    if phase == CONTRACT:
+        return []
+    upgrade = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None
+    )
+    if upgrade is None:
+        return []
+    return [
+        Finding(
+            path,
+            lineno,
+            "phase",
+            f'{what}: contract work in a revision that declares phase = "{EXPAND}" '
+            f'(line {line}); declare phase = "{CONTRACT}" (applied after the deploy), or '
+            "split it: the expand part now, this part in a later release",
+            "upgrade",
+        )
+        for lineno, what in contract_operations(upgrade, _module_constants(tree), lines)
+    ]
+
+
+def phase_for_template(upgrades: str) -> str:
+    """The phase a new revision's operations call for (the revision template's ``phase``)."""
+    body = textwrap.indent(upgrades.strip() or "pass", "    ")
+    func = ast.parse(f"def upgrade():\n{body}\n").body[0]
+    if all(isinstance(statement, ast.Pass) for statement in func.body):
+        return PHASE_PLACEHOLDER  # nothing written yet: the author decides, the lint insists
+    return CONTRACT if contract_operations(func, {}) else EXPAND

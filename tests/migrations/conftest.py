@@ -33,11 +33,12 @@ def downgrade(url: str, revision: str, script_location=None) -> None:
 
 
 def upgrade_at(url: str, revision: str = "head", script_location=None) -> None:
+    """Both deploy steps: to ``revision``, contract revisions included (phases.py)."""
     engine = migration_engine(url)
     with engine.connect() as connection:
-        command.upgrade(
-            project_alembic_config(connection, script_location=script_location), revision
-        )
+        cfg = project_alembic_config(connection, script_location=script_location)
+        cfg.attributes["contract"] = True
+        command.upgrade(cfg, revision)
         connection.commit()
     engine.dispose()
 

@@ -37,6 +37,7 @@ def test_a_database_at_head_starts_and_reports_up_to_date(migrated_database_url,
         "up_to_date": True,
         "pending": [],
         "newer": [],
+        "pending_contract": [],
     }
     assert res.headers["Cache-Control"] == "no-store"
 

@@ -11,12 +11,12 @@ import pytest
 
 from pypi_web.migrations import SCRIPT_LOCATION
 from pypi_web.migrations.cli import main
-from pypi_web.migrations.lint import lint_paths, lint_source
+from pypi_web.migrations.lint import PHASE_PLACEHOLDER, lint_paths, lint_source, phase_for_template
 
 PYPI_WEB_DB = str(Path(sys.executable).parent / "pypi-web-db")
 
 
-def revision(upgrade: str, downgrade: str = "pass") -> str:
+def revision(upgrade: str, downgrade: str = "pass", phase: str = "contract") -> str:
     return textwrap.dedent(
         """\
         import sqlalchemy as sa
@@ -24,6 +24,7 @@ def revision(upgrade: str, downgrade: str = "pass") -> str:
 
         revision = "abc"
         down_revision = "def"
+        phase = "{phase}"
 
 
         def upgrade():
@@ -34,36 +35,39 @@ def revision(upgrade: str, downgrade: str = "pass") -> str:
         {downgrade}
         """
     ).format(
+        phase=phase,
         upgrade=textwrap.indent(textwrap.dedent(upgrade).strip(), "    "),
         downgrade=textwrap.indent(textwrap.dedent(downgrade).strip(), "    "),
     )
 
 
 def rules(source: str) -> list[tuple[int, str, str]]:
-    return [(f.line, f.rule, f.function) for f in lint_source(source, "rev.py")]
+    return [
+        (f.line, f.rule, f.function) for f in lint_source(source, "rev.py") if f.rule != "phase"
+    ]
 
 
 # Each case: upgrade body, the rule it must trigger, and the line of the operation.
 DANGEROUS = {
-    "drop_table": ('op.drop_table("packages")', 9),
+    "drop_table": ('op.drop_table("packages")', 10),
     "drop_column": (
         """
         with op.batch_alter_table("packages") as batch_op:
             batch_op.drop_column("summary")
         """,
-        10,
+        11,
     ),
     "add_column": (
         'op.add_column("packages", sa.Column("stars", sa.Integer(), nullable=False))',
-        9,
+        10,
     ),
-    "create_index": ('op.create_index("ix_packages_name", "packages", ["name"])', 9),
+    "create_index": ('op.create_index("ix_packages_name", "packages", ["name"])', 10),
     "alter_column": (
         """
         with op.batch_alter_table("packages") as batch_op:
             batch_op.alter_column("name", type_=sa.String(300))
         """,
-        10,
+        11,
     ),
 }
 
@@ -127,7 +131,7 @@ def test_rename_as_drop_and_add_is_flagged():
             batch_op.drop_column("home_page")
         """
     )
-    assert rules(source) == [(11, "drop_column", "upgrade"), (11, "rename_as_drop_add", "upgrade")]
+    assert rules(source) == [(12, "drop_column", "upgrade"), (12, "rename_as_drop_add", "upgrade")]
     acknowledged = source.replace(
         '        batch_op.drop_column("home_page")',
         "        # migration-lint: allow drop_column, rename_as_drop_add -- not a rename\n"
@@ -177,7 +181,7 @@ def test_downgrade_is_checked_for_data_loss_only():
         op.drop_table("events")
         """,
     )
-    assert rules(source) == [(14, "drop_table", "downgrade")]
+    assert rules(source) == [(15, "drop_table", "downgrade")]
 
 
 def test_the_real_history_is_clean():
@@ -190,7 +194,7 @@ def test_lint_command(tmp_path, capsys):
     bad.write_text(revision('op.drop_table("packages")'), encoding="utf-8")
     assert main(["lint", str(bad)]) == 1
     out = capsys.readouterr().out
-    assert f"{bad}:9: drop_table: upgrade() drops a table and every row in it" in out
+    assert f"{bad}:10: drop_table: upgrade() drops a table and every row in it" in out
     assert "# migration-lint: allow <rule> -- <why it is safe>" in out
     assert main(["lint"]) == 0
     assert main(["lint", str(tmp_path / "missing")]) == 2
@@ -200,3 +204,120 @@ def test_lint_command(tmp_path, capsys):
 def test_lint_command_line_on_the_history():
     result = subprocess.run([PYPI_WEB_DB, "lint"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- phase
+
+# Each case: upgrade body and the operation the message must name.
+CONTRACT_WORK = {
+    "drop table": ('op.drop_table("packages")', "drops table packages"),
+    "drop column": (
+        """
+        with op.batch_alter_table("packages") as batch_op:
+            batch_op.drop_column("maintainer_email")
+        """,
+        "drops column packages.maintainer_email",
+    ),
+    "drop index": ('op.drop_index("ix_packages_created", "packages")', "drops index ix_packages"),
+    "drop constraint": (
+        'op.drop_constraint("uq_users_email", "users")',
+        "drops constraint uq_users_email",
+    ),
+    "rename table": ('op.rename_table("packages", "projects")', "renames table packages"),
+    "rename column": (
+        'op.alter_column("packages", "summary", new_column_name="blurb")',
+        "renames column packages.summary",
+    ),
+    "not null": (
+        'op.alter_column("packages", "summary", nullable=False)',
+        "makes packages.summary NOT NULL without a server_default",
+    ),
+    "narrower type": (
+        'op.alter_column("packages", "summary", type_=sa.String(20), existing_type=sa.Text())',
+        "changes the type of packages.summary",
+    ),
+    "unique": (
+        'op.create_unique_constraint("uq_packages_summary", "packages", ["summary"])',
+        "adds a unique constraint to existing table packages",
+    ),
+    "check": (
+        'op.create_check_constraint("ck_x", "packages", "length(name) > 0")',
+        "adds a check constraint to existing table packages",
+    ),
+    "foreign key": (
+        'op.create_foreign_key("fk_x", "packages", "users", ["owner_id"], ["id"])',
+        "adds a foreign key constraint to existing table packages",
+    ),
+    "raw sql": (
+        'op.execute("ALTER TABLE packages DROP COLUMN maintainer_email")',
+        "runs 'ALTER TABLE packages DROP COLUMN maintainer_email'",
+    ),
+}
+
+
+def phase_findings(source: str) -> list[str]:
+    return [str(f) for f in lint_source(source, "versions/rev.py") if f.rule == "phase"]
+
+
+@pytest.mark.parametrize("case", sorted(CONTRACT_WORK))
+def test_contract_work_declared_expand_is_refused(case):
+    body, what = CONTRACT_WORK[case]
+    (finding,) = phase_findings(revision(body, phase="expand"))
+    assert finding.startswith("versions/rev.py:")
+    assert f": phase: upgrade() {what}" in finding
+    assert 'declares phase = "expand"' in finding and 'declare phase = "contract"' in finding
+    assert phase_findings(revision(body, phase="contract")) == []
+    assert phase_for_template(textwrap.dedent(body)) == "contract"
+
+
+def test_expand_work_declared_expand_passes():
+    body = """
+        op.create_table("events", sa.Column("id", sa.Integer(), primary_key=True))
+        op.create_unique_constraint("uq_events_id", "events", ["id"])
+        op.add_column("packages", sa.Column("stars", sa.Integer(), nullable=True))
+        op.create_index("ix_packages_stars", "packages", ["stars"], postgresql_concurrently=True)
+        op.execute("UPDATE packages SET stars = 0")
+        op.alter_column("packages", "rank", nullable=False, server_default="1")
+        op.alter_column(
+            "packages", "name", type_=sa.String(300), existing_type=sa.String(200)
+        )
+        op.alter_column("packages", "summary", type_=sa.Text(), existing_type=sa.String(200))
+        op.execute("ALTER INDEX ix_a_new RENAME TO ix_a")
+    """
+    assert phase_findings(revision(body, phase="expand")) == []
+    assert phase_for_template(textwrap.dedent(body)) == "expand"
+
+
+def test_sql_in_a_module_constant_counts():
+    source = revision("op.execute(DROP)", phase="expand").replace(
+        'phase = "expand"\n', 'phase = "expand"\nDROP = "DROP INDEX IF EXISTS ix_old"\n'
+    )
+    (finding,) = phase_findings(source)
+    assert "runs 'DROP INDEX IF EXISTS ix_old'" in finding
+
+
+def test_a_missing_or_unknown_phase_is_refused():
+    source = revision("pass", phase="expand")
+    (missing,) = phase_findings(source.replace('phase = "expand"\n', ""))
+    assert missing == (
+        'versions/rev.py:1: phase: declares no phase: add phase = "expand" or "contract" '
+        "after depends_on"
+    )
+    (unknown,) = phase_findings(source.replace('"expand"', f'"{PHASE_PLACEHOLDER}"'))
+    assert "versions/rev.py:6: phase: phase = 'expand or contract' is neither" in unknown
+
+
+def test_an_acknowledged_operation_is_not_contract_work():
+    source = revision(
+        """
+        # migration-lint: allow phase -- a duplicate of ix_packages_name; no query uses it
+        op.drop_index("ix_packages_name_copy", "packages")
+        """,
+        phase="expand",
+    )
+    assert phase_findings(source) == []
+
+
+def test_the_template_leaves_an_empty_revision_to_its_author():
+    assert phase_for_template("") == PHASE_PLACEHOLDER
+    assert phase_for_template("pass") == PHASE_PLACEHOLDER

@@ -96,14 +96,21 @@ def test_code_ahead_of_its_database_refuses_then_serves_after_upgrade(
     assert f"code needs:        {head_revision()}" in message
     assert message in capsys.readouterr().err
 
-    # Run exactly the command it printed.
+    # Run exactly the commands it printed: the pre-deploy step, then the post-deploy
+    # one (the revisions pending include a contract one, dc9196d0d27e).
     lines = message.splitlines()
-    command = lines[lines.index("Bring the database up to date, then start the site again:") + 1]
-    argv = shlex.split(command.strip())
-    assert argv[0] == "alembic" and argv[-2:] == ["upgrade", "head"]
-    argv[0] = str(Path(sys.executable).parent / "alembic")
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, result.stderr
+    start = next(i for i, line in enumerate(lines) if line.startswith("Bring the database up"))
+    commands = [line.strip() for line in lines[start + 1 : start + 3]]
+    assert [shlex.split(c)[-3:] for c in commands] == [
+        [shlex.split(commands[0])[-3], "upgrade", "head"],
+        ["contract=true", "upgrade", "head"],
+    ]
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "alembic"
+        argv[0] = str(Path(sys.executable).parent / "alembic")
+        result = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, result.stderr
     assert database_revision(url) == head_revision()
 
     app = main({}, dbengine=engine, **settings)

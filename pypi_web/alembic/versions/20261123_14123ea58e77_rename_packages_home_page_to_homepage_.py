@@ -20,6 +20,7 @@ revision: str = "14123ea58e77"
 down_revision: str | Sequence[str] | None = "a9a83eac6085"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "contract"
 
 
 def upgrade() -> None:

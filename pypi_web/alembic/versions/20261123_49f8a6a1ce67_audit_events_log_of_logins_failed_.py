@@ -20,6 +20,7 @@ revision: str = "49f8a6a1ce67"
 down_revision: str | Sequence[str] | None = "14123ea58e77"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 
 def upgrade() -> None:

@@ -32,6 +32,7 @@ revision: str = "756594532db6"
 down_revision: str | Sequence[str] | None = "49f8a6a1ce67"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 # Correlated subqueries rather than UPDATE ... FROM: SQLite before 3.33 has
 # no UPDATE ... FROM, and MAX() of SQLite's ISO-8601 text sorts correctly.

@@ -20,6 +20,7 @@ revision: str = "a9a83eac6085"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 
 def upgrade() -> None:

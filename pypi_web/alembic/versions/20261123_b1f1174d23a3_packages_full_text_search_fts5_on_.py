@@ -37,6 +37,7 @@ revision: str = "b1f1174d23a3"
 down_revision: str | Sequence[str] | None = "fd53010c18f5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 PG_CREATE_INDEX = """
 CREATE INDEX IF NOT EXISTS ix_packages_search_document ON packages

@@ -39,6 +39,7 @@ revision: str = "fd53010c18f5"
 down_revision: str | Sequence[str] | None = "756594532db6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 BATCH_SIZE = 500
 # The journal action suffix that marks this revision's work (downgrade finds it).

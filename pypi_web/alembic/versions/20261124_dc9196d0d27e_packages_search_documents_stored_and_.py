@@ -55,6 +55,7 @@ revision: str = "dc9196d0d27e"
 down_revision: str | Sequence[str] | None = "b1f1174d23a3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "contract"
 
 
 def document(row: str) -> str:

@@ -34,6 +34,7 @@ revision: str = "7d5fd834938e"
 down_revision: str | Sequence[str] | None = "dc9196d0d27e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 PG_CREATE_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION journals_notify() RETURNS trigger LANGUAGE plpgsql AS $$

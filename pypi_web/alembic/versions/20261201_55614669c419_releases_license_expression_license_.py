@@ -39,6 +39,7 @@ revision: str = "55614669c419"
 down_revision: str | Sequence[str] | None = "7d5fd834938e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 
 def upgrade() -> None:
