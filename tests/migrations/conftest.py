@@ -122,7 +122,7 @@ def data_database_url(database_factory, top100_dir) -> str:
     return url
 
 
-def revision_source(revision: str, down: str, upgrade_body: str) -> str:
+def revision_source(revision: str, down: str, upgrade_body: str, phase: str = "expand") -> str:
     return f'''
 """test-only revision {revision}"""
 
@@ -133,6 +133,7 @@ revision = "{revision}"
 down_revision = "{down}"
 branch_labels = None
 depends_on = None
+phase = "{phase}"
 
 
 def upgrade():

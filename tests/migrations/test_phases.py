@@ -67,7 +67,7 @@ def next_release(directory: Path) -> Path:
         with op.batch_alter_table("packages") as batch_op:
             batch_op.add_column(sa.Column("maintainers_json", sa.JSON(), nullable=True))
         """,
-    ).replace("depends_on = None\n", 'depends_on = None\nphase = "expand"\n')
+    )
     drop = revision_source(
         DROP,
         ADD,
@@ -75,10 +75,11 @@ def next_release(directory: Path) -> Path:
         with op.batch_alter_table("packages") as batch_op:
             batch_op.drop_column("maintainer_email")
         """,
-    ).replace("depends_on = None\n", 'depends_on = None\nphase = "contract"\n')
+        phase="contract",
+    )
     later = revision_source(
         LATER, DROP, 'op.create_index("ix_packages_summary", "packages", ["summary"])'
-    ).replace("depends_on = None\n", 'depends_on = None\nphase = "expand"\n')
+    )
     return make_script_location(directory, {"add.py": add, "drop.py": drop, "later.py": later})
 
 
