@@ -32,6 +32,7 @@ def main(global_config, **settings):
         config.include(".packaging")
         config.include(".search")
         config.include(".accounts")
+        config.include(".upstream")
         config.include(".simple")
         config.include(".legacy")
         config.include(".manage")

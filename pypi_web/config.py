@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 ENVIRONMENT_VALUES = {
     "PYPI_WEB_DATABASE_URL": "sqlalchemy.url",
     "PYPI_WEB_FILES_DIR": "files.storage_dir",
+    "PYPI_WEB_UPSTREAMS": "pypi_web.upstreams",
 }
 
 

@@ -413,7 +413,9 @@ class PageCacheMiddleware:
         storable = (
             isinstance(app_iter, list)
             and status.startswith("200 ")
-            and not any(name.lower() == "set-cookie" for name, _ in headerlist)
+            # A page with an Age is a copy of another cache's (an upstream's): its
+            # freshness is not a serial here.
+            and not any(name.lower() in ("set-cookie", "age") for name, _ in headerlist)
         )
         if storable:
             body = b"".join(app_iter)

@@ -324,3 +324,34 @@ def make_user(dbsession):
 def second_browser(app, tm, dbsession) -> webtest.TestApp:
     """A second client with its own cookies, in the same rolled-back transaction as ``testapp``."""
     return client_in_transaction(app, tm, dbsession)
+
+
+# ---- upstream indexes (pypi_web.upstream) ----
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator:
+    """A PEP 691 index on loopback (tests/upstream/fake_index.py), stopped after the test."""
+    from .upstream.fake_index import FakeIndex
+
+    index = FakeIndex().start()
+    yield index
+    index.stop()
+
+
+@pytest.fixture
+def upstream_app(dbengine, app_settings, fake_upstream, tmp_path):
+    """The app with ``fake_upstream`` as its upstream, revalidating on every request (TTL 0)."""
+    settings = {
+        **app_settings,
+        "files.storage_dir": str(tmp_path / "files"),
+        "pypi_web.upstreams": fake_upstream.simple,
+        "upstream.ttl_seconds": "0",
+        "upstream.timeout_seconds": "5",
+    }
+    return main({}, dbengine=dbengine, **settings)
+
+
+@pytest.fixture
+def upstream_testapp(upstream_app, tm, dbsession) -> webtest.TestApp:
+    return client_in_transaction(upstream_app, tm, dbsession)

@@ -24,6 +24,7 @@ from .journal_notify import JOURNAL_CHANNEL
 from .meta import Base, utcnow
 from .packaging import JournalEntry, Package, Release, ReleaseFile
 from .search import SEARCH_SCHEMA_NAMES
+from .upstream import UpstreamFile, UpstreamProject
 
 # The one MetaData every model is on: what Alembic compares the database with.
 metadata = Base.metadata
@@ -42,6 +43,8 @@ __all__ = [
     "Release",
     "ReleaseFile",
     "Role",
+    "UpstreamFile",
+    "UpstreamProject",
     "User",
     "get_engine",
     "get_session_factory",

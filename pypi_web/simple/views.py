@@ -25,6 +25,7 @@ from sqlalchemy import select
 from pypi_web.files import METADATA_SUFFIX, STORED_PATH
 from pypi_web.models import ReleaseFile
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.upstream import views as upstream_views
 
 from . import caching, services
 
@@ -151,7 +152,7 @@ def simple_detail(request):
         raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
     normalized = normalize(name)
     package = services.package_by_normalized_name(request.dbsession, normalized)
-    if package is None:
+    if package is None and not request.upstreams.enabled:
         raise HTTPNotFound(f"There is no project named {name!r}.")
     if name != normalized:
         location = request.route_url("simple_detail", name=normalized)
@@ -162,6 +163,11 @@ def simple_detail(request):
     content_type = choose_content_type(request)
     if content_type is None:
         return not_acceptable()
+    if package is None:
+        # No project of that name here: an upstream's (pypi_web.upstream).
+        return upstream_views.simple_detail(
+            request, normalized, content_type == V1_JSON, content_type
+        )
     serial = package.last_serial
     moment = caching.package_serial_time(request.dbsession, package) or package.created
     etag = f"{serial}-{ETAG_KIND[content_type]}"

@@ -1,0 +1,119 @@
+"""An upstream's cached page as this index serves it: its file URLs pointing here.
+
+Everything else on a file's entry is kept as the upstream gave it: PEP 700's
+``size`` and ``upload-time``, ``requires-python``, ``yanked`` and its reason,
+PEP 658/714 ``core-metadata`` (served here too, checked like the file).
+Files the upstream gives no sha256 for are left out: they could not be checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pyramid.renderers import render
+
+from . import services
+
+# Served with every upstream page: where it came from and how old it is (RFC 9111 Age).
+UPSTREAM_HEADER = "X-PyPI-Web-Upstream"
+STATE_HEADER = "X-PyPI-Web-Upstream-State"
+
+
+@dataclass
+class MirroredLink:
+    """A file entry for the HTML template (the attributes simple/detail.pt reads)."""
+
+    filename: str
+    url: str
+    sha256: str
+    requires_python: str | None
+    yanked: bool | str
+    metadata_sha256: str | None
+
+    @property
+    def yanked_attr(self) -> str | None:
+        if self.yanked is False or self.yanked is None:
+            return None
+        return self.yanked if isinstance(self.yanked, str) else ""
+
+    @property
+    def core_metadata_attr(self) -> str | None:
+        return f"sha256={self.metadata_sha256}" if self.metadata_sha256 else None
+
+
+def mirrored_entries(request, normalized: str, page: dict) -> list[dict]:
+    """The page's file entries with a checkable sha256, each URL pointing to /mirror/."""
+    entries = []
+    for entry in page.get("files", ()):
+        if not isinstance(entry, dict) or not services.usable_filename(entry.get("filename")):
+            continue
+        sha256 = services.file_sha256(entry)
+        if sha256 is None:
+            continue
+        mirrored = {k: v for k, v in entry.items() if k != "dist-info-metadata"}
+        mirrored["url"] = request.route_url(
+            "upstream_file", name=normalized, filename=entry["filename"]
+        )
+        metadata = services.metadata_sha256(entry)
+        # Metadata without a hash could not be checked: not offered.
+        mirrored["core-metadata"] = {"sha256": metadata} if metadata else False
+        entries.append(mirrored)
+    return entries
+
+
+def _api_version(page: dict) -> str:
+    # 1.1 (PEP 700) needs "versions" and every file's "size"; an older upstream's page stays 1.0.
+    files = page.get("files", ())
+    has_pep_700 = isinstance(page.get("versions"), list) and all("size" in f for f in files)
+    return "1.1" if has_pep_700 else "1.0"
+
+
+def json_body(request, normalized: str, cached: services.CachedPage) -> str:
+    project = cached.project
+    data = {
+        "meta": {"api-version": _api_version(project.page)},
+        "name": normalized,
+        "files": mirrored_entries(request, normalized, project.page),
+    }
+    if project.serial is not None:
+        data["meta"]["_last-serial"] = project.serial
+    if data["meta"]["api-version"] == "1.1":
+        data["versions"] = project.page["versions"]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def html_body(request, normalized: str, cached: services.CachedPage) -> str:
+    links = [
+        MirroredLink(
+            filename=entry["filename"],
+            url=entry["url"],
+            sha256=entry["hashes"]["sha256"],
+            requires_python=entry.get("requires-python"),
+            yanked=entry.get("yanked", False),
+            metadata_sha256=(entry["core-metadata"] or {}).get("sha256"),
+        )
+        for entry in mirrored_entries(request, normalized, cached.project.page)
+    ]
+    return render(
+        "pypi_web:templates/simple/detail.pt",
+        {
+            "api_version": _api_version(cached.project.page),
+            "name": normalized,
+            "files": links,
+            "serial": cached.project.serial or 0,
+        },
+        request=request,
+    )
+
+
+def headers(cached: services.CachedPage) -> dict[str, str]:
+    return {
+        # Never kept by the page cache (its Age says it is a copy of another's page).
+        "Age": str(cached.age_seconds()),
+        "Cache-Control": "max-age=0, must-revalidate, public",
+        "Vary": "Accept",
+        "Access-Control-Allow-Origin": "*",
+        UPSTREAM_HEADER: cached.project.upstream_url,
+        STATE_HEADER: cached.state,
+    }

@@ -1,0 +1,70 @@
+"""Upstream projects' simple pages (called by pypi_web.simple) and their files, /mirror/."""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.response import FileResponse, Response
+from pyramid.view import view_config
+
+from pypi_web.files import METADATA_SUFFIX
+from pypi_web.packaging.names import is_valid_name, normalize
+
+from . import pages, services
+
+FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def _text(message: str, status: int) -> Response:
+    return Response(message + "\n", status=status, content_type="text/plain", charset="utf-8")
+
+
+def unavailable(error: Exception) -> Response:
+    return _text(
+        f"503 Service Unavailable: no upstream index could be reached and this project "
+        f"is not cached here. {error}",
+        503,
+    )
+
+
+def simple_detail(request, normalized: str, as_json: bool, content_type: str) -> Response:
+    """The upstream's page of a project this index has no files of; 404 when none has it."""
+    if not request.upstreams.enabled:
+        raise HTTPNotFound(f"There is no project named {normalized!r}.")
+    try:
+        cached = services.project_page(request.dbsession, request.upstreams, normalized)
+    except services.UpstreamUnavailable as error:
+        return unavailable(error)
+    if cached is None:
+        raise HTTPNotFound(f"There is no project named {normalized!r}, here or upstream.")
+    body = (pages.json_body if as_json else pages.html_body)(request, normalized, cached)
+    response = Response(body=body.encode("utf-8"), content_type=content_type, charset="utf-8")
+    response.headers.update(pages.headers(cached))
+    return response
+
+
+@view_config(route_name="upstream_file", request_method="GET")
+def upstream_file(request):
+    name, filename = request.matchdict["name"], request.matchdict["filename"]
+    if not is_valid_name(name):
+        return _text("There is no such file.", 404)
+    try:
+        relative = services.mirrored_file(
+            request.dbsession, request.file_storage, request.upstreams, normalize(name), filename
+        )
+    except services.FileRefused as error:
+        return _text(f"502 Bad Gateway: {error}", 502)
+    except services.UpstreamUnavailable as error:
+        return _text(
+            f"503 Service Unavailable: the file could not be fetched upstream. {error}", 503
+        )
+    path = request.file_storage.full_path(relative) if relative else None
+    if path is None:
+        return _text("There is no such file.", 404)
+    content_type = (
+        "text/plain" if filename.endswith(METADATA_SUFFIX) else "application/octet-stream"
+    )
+    response = FileResponse(str(path), request=request, content_type=content_type)
+    response.cache_control = FILE_CACHE_CONTROL
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.conditional_response = True
+    return response
