@@ -145,7 +145,7 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"the server did not answer within 60 s:\n{log.read_text()}")
 
 
-def development_ini(directory: Path, port: int, db_url: str) -> Path:
+def development_ini(directory: Path, port: int, db_url: str, extra: str = "") -> Path:
     """development.ini's app on the journeys' database, served on a free port.
 
     The database and the files directory are stated here: development.ini
@@ -157,7 +157,7 @@ def development_ini(directory: Path, port: int, db_url: str) -> Path:
         "[app:main]\n"
         f"use = config:{ROOT / 'development.ini'}#main\n"
         f"sqlalchemy.url = {db_url}\n"
-        f"files.storage_dir = {directory / 'files'}\n\n"
+        f"files.storage_dir = {directory / 'files'}\n{extra}\n"
         "[server:main]\n"
         "use = egg:waitress#main\n"
         f"listen = 127.0.0.1:{port}\n"
@@ -166,8 +166,14 @@ def development_ini(directory: Path, port: int, db_url: str) -> Path:
 
 
 @contextlib.contextmanager
-def serving(config: str, backend: str, root: Path, db_url: str) -> Iterator[JourneyServer]:
-    """The server process (and, for production, the TLS proxy in front of it)."""
+def serving(
+    config: str, backend: str, root: Path, db_url: str, settings: dict[str, str] | None = None
+) -> Iterator[JourneyServer]:
+    """The server process (and, for production, the TLS proxy in front of it).
+
+    ``settings``: environment variables for production.ini, lines of the
+    development ini for development.ini (key = value).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -177,11 +183,15 @@ def serving(config: str, backend: str, root: Path, db_url: str) -> Iterator[Jour
         "PYPI_WEB_SECRET": SECRET,
         "PYTHONUNBUFFERED": "1",
     }
+    settings = settings or {}
     if config == "production":
+        env.update(settings)
         ini = ROOT / "production.ini"
         command = [BIN / "pypi-web-serve", ini, "--listen", f"127.0.0.1:{port}"]
     else:
-        ini = development_ini(root, port, db_url)
+        ini = development_ini(
+            root, port, db_url, "".join(f"{k} = {v}\n" for k, v in settings.items())
+        )
         command = [BIN / "pserve", ini]
     log = root / "server.log"
     with log.open("w") as output:

@@ -1,0 +1,70 @@
+"""Journey: a team installs pypi.org's projects through its own index, and keeps installing
+when pypi.org is away.
+
+The upstream is a PEP 691 index on loopback (tests/upstream/fake_index.py).
+production.ini takes it from PYPI_WEB_UPSTREAMS (its cache fresh for ten
+minutes, so the second install is served from the cache without asking);
+development.ini states it with a TTL of 0 (every page revalidated, so the
+second install is served stale, the upstream being down).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from ..upstream.fake_index import FakeIndex
+from .conftest import CONFIGS, run, serving, tool
+
+NAME = "journey-upstream"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=CONFIGS)
+def proxied(request, backend, database_factory, tmp_path_factory):
+    """(a server with the fake index as its upstream, that index), fresh for each test."""
+    from ..conftest import upgrade
+
+    upstream = FakeIndex().start()
+    upstream.add_wheel(NAME, "1.0")
+    upstream.add_wheel(NAME, "2.0", yanked="do not use")
+    root = tmp_path_factory.mktemp(f"journeys-upstream-{request.param}-{backend}")
+    db_url = database_factory.create(f"upstream_{request.param}")
+    upgrade(db_url)
+    if request.param == "production":
+        settings = {"PYPI_WEB_UPSTREAMS": upstream.simple}
+    else:
+        settings = {"pypi_web.upstreams": upstream.simple, "upstream.ttl_seconds": "0"}
+    with serving(request.param, backend, root, db_url, settings) as server:
+        yield server, upstream
+    upstream.stop()
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_install_through_the_proxy_then_again_with_the_upstream_down(
+    proxied, installer, request, tmp_path, client_env
+):
+    server, upstream = proxied
+    first = request.getfixturevalue(f"{installer}_venv")
+    getattr(first, installer)(server, "install", NAME)
+    # The yanked 2.0 is passed over, as on pypi.org.
+    assert first.imported("journey_upstream") == f"{NAME} 1.0"
+    assert "/files/journey_upstream-1.0-py3-none-any.whl" in upstream.requests
+
+    upstream.stop()
+    status, _, body = server.get(f"/simple/{NAME}/")
+    assert status == 200, body
+    again = type(first)(tmp_path / f"{installer}-again" / "bin" / "python", client_env)
+    _make_venv(installer, tmp_path / f"{installer}-again", client_env)
+    extra = ("--no-cache",) if installer == "uv" else ()
+    getattr(again, installer)(server, "install", *extra, NAME)
+    assert again.imported("journey_upstream") == f"{NAME} 1.0"
+
+
+def _make_venv(installer: str, path, env) -> None:
+    if installer == "pip":
+        run([sys.executable, "-m", "venv", "--without-pip", path])
+    else:
+        run([tool("uv"), "venv", "--python", sys.executable, path], env=env)
