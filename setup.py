@@ -47,6 +47,8 @@ tests_require = [
     "hypothesis>=6.100",
     # Browser tests drive the system's Chromium (apt: chromium); no browser download.
     "playwright>=1.45",
+    # Parses the simple pages as clients do (PEP 708 tracks/alternate-locations, PEP 792).
+    "pypi-simple>=1.6",
     "pytest>=8",
     # The standard test kit for Alembic histories (tests/migrations/test_alembic_kit.py).
     "pytest-alembic>=0.12",

@@ -125,3 +125,33 @@ def remove_role(
         additional={"username": username, "role": role.role_name},
     )
     dbsession.flush()
+
+
+def set_index_rules(
+    dbsession: Session,
+    package: Package,
+    form: dict[str, str],
+    user: User,
+    ip_address: str | None = None,
+) -> None:
+    """The upstream mode and PEP 708's tracks and alternate locations, from the manage form."""
+    from pypi_web.upstream import rules
+
+    try:
+        mode = rules.check_mode(form.get("upstream_mode", rules.LOCAL_ONLY))
+        tracks = rules.parse_urls(form.get("tracks", ""), "tracks")
+        alternates = rules.parse_urls(form.get("alternate_locations", ""), "alternate locations")
+    except rules.RuleError as exc:
+        raise ManageError(str(exc)) from None
+    package.upstream_mode = mode
+    package.tracks = tracks
+    package.alternate_locations = alternates
+    journal(dbsession, package, f"set upstream mode {mode}", user=user)
+    audit.record(
+        dbsession,
+        "package:index-rules",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"upstream_mode": mode, "tracks": tracks, "alternate_locations": alternates},
+    )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.upstream import rules as upstream_rules
 
 from . import services
 
@@ -77,6 +78,7 @@ def manage_page(request, package: Package, error: str | None = None) -> dict:
         "error": error,
         "messages": request.session.pop_flash("manage"),
         "role_names": (MAINTAINER, OWNER),
+        "upstream_modes": upstream_rules.MODES,
     }
 
 
@@ -176,3 +178,17 @@ def remove_role(request):
         # No longer an owner: this page would answer 403.
         return HTTPSeeOther(request.route_path("project", name=package.normalized_name))
     return _done(request, package, f"{username} is no longer a {role_name.lower()}.")
+
+
+@view_config(route_name="manage_index_rules", renderer=TEMPLATE, request_method="POST")
+def index_rules(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    try:
+        services.set_index_rules(
+            request.dbsession, package, request.POST, request.user, _client_address(request)
+        )
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    return _done(request, package, "The index rules have been saved.")

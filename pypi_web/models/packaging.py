@@ -57,6 +57,13 @@ class Package(Base):
     # The newest upload time among the package's files (else its newest
     # release's creation, else its own); "recently updated" listings sort by it.
     last_updated: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    # Whether an upstream index's files of this name are served beside this
+    # project's own (pypi_web.upstream.rules): never, unless its owners say so.
+    upstream_mode: Mapped[str] = mapped_column(String(16), server_default="local-only")
+    # PEP 708, as the owners declare them: project pages on other indexes this
+    # project tracks (the same project), and where else its files may be had.
+    tracks: Mapped[list[str] | None] = mapped_column(JSON)
+    alternate_locations: Mapped[list[str] | None] = mapped_column(JSON)
 
     releases: Mapped[list[Release]] = relationship(
         back_populates="package",

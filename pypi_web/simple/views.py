@@ -25,6 +25,8 @@ from sqlalchemy import select
 from pypi_web.files import METADATA_SUFFIX, STORED_PATH
 from pypi_web.models import ReleaseFile
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.upstream import pages as upstream_pages
+from pypi_web.upstream import rules as upstream_rules
 from pypi_web.upstream import views as upstream_views
 
 from . import caching, services
@@ -152,7 +154,8 @@ def simple_detail(request):
         raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
     normalized = normalize(name)
     package = services.package_by_normalized_name(request.dbsession, normalized)
-    if package is None and not request.upstreams.enabled:
+    uses_upstream = upstream_rules.uses_upstream(request.upstreams, package)
+    if package is None and not uses_upstream:
         raise HTTPNotFound(f"There is no project named {name!r}.")
     if name != normalized:
         location = request.route_url("simple_detail", name=normalized)
@@ -163,10 +166,10 @@ def simple_detail(request):
     content_type = choose_content_type(request)
     if content_type is None:
         return not_acceptable()
-    if package is None:
-        # No project of that name here: an upstream's (pypi_web.upstream).
+    if uses_upstream:
+        # No project of that name here, or its owners allow an upstream's (pypi_web.upstream).
         return upstream_views.simple_detail(
-            request, normalized, content_type == V1_JSON, content_type
+            request, normalized, content_type == V1_JSON, content_type, package
         )
     serial = package.last_serial
     moment = caching.package_serial_time(request.dbsession, package) or package.created
@@ -177,23 +180,28 @@ def simple_detail(request):
         return unchanged
 
     versions, files = services.project_files(request, request.dbsession, package)
+    api_version = upstream_rules.api_version(package, services.API_VERSION)
     if content_type == V1_JSON:
         body = _json(
-            {
-                "meta": {"api-version": services.API_VERSION, "_last-serial": serial},
-                "name": package.normalized_name,
-                "versions": versions,
-                "files": [f.as_json() for f in files],
-            }
+            upstream_pages.add_pep_708(
+                {
+                    "meta": {"api-version": api_version, "_last-serial": serial},
+                    "name": package.normalized_name,
+                    "versions": versions,
+                    "files": [f.as_json() for f in files],
+                },
+                package,
+            )
         )
     else:
         body = render(
             "pypi_web:templates/simple/detail.pt",
             {
-                "api_version": services.API_VERSION,
+                "api_version": api_version,
                 "name": package.normalized_name,
                 "files": files,
                 "serial": serial,
+                **upstream_pages.pep_708_html(package),
             },
             request=request,
         )

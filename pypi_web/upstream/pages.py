@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from pyramid.renderers import render
 
-from . import services
+from pypi_web.simple import services as simple_services
+
+from . import rules, services
 
 # Served with every upstream page: where it came from and how old it is (RFC 9111 Age).
 UPSTREAM_HEADER = "X-PyPI-Web-Upstream"
@@ -69,21 +71,69 @@ def _api_version(page: dict) -> str:
     return "1.1" if has_pep_700 else "1.0"
 
 
-def json_body(request, normalized: str, cached: services.CachedPage) -> str:
-    project = cached.project
-    data = {
-        "meta": {"api-version": _api_version(project.page)},
-        "name": normalized,
-        "files": mirrored_entries(request, normalized, project.page),
+def declares_pep_708(package) -> bool:
+    return package is not None and bool(package.tracks or package.alternate_locations)
+
+
+def add_pep_708(data: dict, package) -> dict:
+    """A JSON page with PEP 708's keys where the owners declared them: ``meta.tracks``
+    and ``alternate-locations``."""
+    if package is not None and package.tracks:
+        data["meta"]["tracks"] = package.tracks
+    if package is not None and package.alternate_locations:
+        data["alternate-locations"] = package.alternate_locations
+    return data
+
+
+def pep_708_html(package) -> dict:
+    """The HTML template's ``tracks`` and ``alternate_locations`` (its meta tags)."""
+    return {
+        "tracks": (package.tracks if package is not None else None) or [],
+        "alternate_locations": (package.alternate_locations if package is not None else None) or [],
     }
-    if project.serial is not None:
-        data["meta"]["_last-serial"] = project.serial
-    if data["meta"]["api-version"] == "1.1":
-        data["versions"] = project.page["versions"]
+
+
+@dataclass
+class MergedPage:
+    api_version: str
+    versions: list[str] | None
+    entries: list[dict]
+
+
+def merged_page(request, normalized: str, cached: services.CachedPage, package) -> MergedPage:
+    """The upstream's files; with a local project set to ``both``, its own first (they win)."""
+    page = cached.project.page
+    api_version = _api_version(page)
+    versions = page["versions"] if api_version == "1.1" else None
+    entries = mirrored_entries(request, normalized, page)
+    if package is not None and package.upstream_mode == rules.BOTH:
+        local_versions, local_files = simple_services.project_files(
+            request, request.dbsession, package
+        )
+        local = [f.as_json() for f in local_files]
+        names = {entry["filename"] for entry in local}
+        entries = local + [entry for entry in entries if entry["filename"] not in names]
+        if versions is not None:
+            versions = list(dict.fromkeys([*local_versions, *versions]))
+    if api_version == "1.1" and declares_pep_708(package):
+        api_version = rules.PEP_708_API_VERSION
+    return MergedPage(api_version, versions, entries)
+
+
+def json_body(request, normalized: str, cached: services.CachedPage, package) -> str:
+    merged = merged_page(request, normalized, cached, package)
+    data = {"meta": {"api-version": merged.api_version}, "name": normalized}
+    if cached.project.serial is not None:
+        data["meta"]["_last-serial"] = cached.project.serial
+    data["files"] = merged.entries
+    if merged.versions is not None:
+        data["versions"] = merged.versions
+    add_pep_708(data, package)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def html_body(request, normalized: str, cached: services.CachedPage) -> str:
+def html_body(request, normalized: str, cached: services.CachedPage, package) -> str:
+    merged = merged_page(request, normalized, cached, package)
     links = [
         MirroredLink(
             filename=entry["filename"],
@@ -91,17 +141,18 @@ def html_body(request, normalized: str, cached: services.CachedPage) -> str:
             sha256=entry["hashes"]["sha256"],
             requires_python=entry.get("requires-python"),
             yanked=entry.get("yanked", False),
-            metadata_sha256=(entry["core-metadata"] or {}).get("sha256"),
+            metadata_sha256=(entry.get("core-metadata") or {}).get("sha256"),
         )
-        for entry in mirrored_entries(request, normalized, cached.project.page)
+        for entry in merged.entries
     ]
     return render(
         "pypi_web:templates/simple/detail.pt",
         {
-            "api_version": _api_version(cached.project.page),
+            "api_version": merged.api_version,
             "name": normalized,
             "files": links,
             "serial": cached.project.serial or 0,
+            **pep_708_html(package),
         },
         request=request,
     )

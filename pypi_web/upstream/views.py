@@ -26,17 +26,16 @@ def unavailable(error: Exception) -> Response:
     )
 
 
-def simple_detail(request, normalized: str, as_json: bool, content_type: str) -> Response:
-    """The upstream's page of a project this index has no files of; 404 when none has it."""
-    if not request.upstreams.enabled:
-        raise HTTPNotFound(f"There is no project named {normalized!r}.")
+def simple_detail(request, normalized: str, as_json: bool, content_type: str, package) -> Response:
+    """The upstream's page of a project this index does not have (``package`` None), or
+    of one whose owners allow it (pypi_web.upstream.rules); 404 when no upstream has it."""
     try:
         cached = services.project_page(request.dbsession, request.upstreams, normalized)
     except services.UpstreamUnavailable as error:
         return unavailable(error)
     if cached is None:
         raise HTTPNotFound(f"There is no project named {normalized!r}, here or upstream.")
-    body = (pages.json_body if as_json else pages.html_body)(request, normalized, cached)
+    body = (pages.json_body if as_json else pages.html_body)(request, normalized, cached, package)
     response = Response(body=body.encode("utf-8"), content_type=content_type, charset="utf-8")
     response.headers.update(pages.headers(cached))
     return response

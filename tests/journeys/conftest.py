@@ -473,6 +473,7 @@ JOURNEY_PROJECTS = [
         classifiers=["Topic :: Utilities", "Programming Language :: Python :: 3"],
     ),
     Project("journey-consume", "1.0"),
+    Project("journey-private", "1.0"),
     Project("journey-uv", "1.0", backend="hatchling"),
     Project("journey-poetry", "1.0", backend="poetry-core"),
     Project("journey-hatch", "1.0", backend="hatchling"),

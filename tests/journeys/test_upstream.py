@@ -15,9 +15,10 @@ import sys
 import pytest
 
 from ..upstream.fake_index import FakeIndex
-from .conftest import CONFIGS, run, serving, tool
+from .conftest import CONFIGS, run, serving, tool, twine_upload
 
 NAME = "journey-upstream"
+PRIVATE = "journey-private"
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,8 @@ def proxied(request, backend, database_factory, tmp_path_factory):
     upstream = FakeIndex().start()
     upstream.add_wheel(NAME, "1.0")
     upstream.add_wheel(NAME, "2.0", yanked="do not use")
+    # The public twin of a private project (test_a_private_name_...).
+    upstream.add_wheel(PRIVATE, "9.0")
     root = tmp_path_factory.mktemp(f"journeys-upstream-{request.param}-{backend}")
     db_url = database_factory.create(f"upstream_{request.param}")
     upgrade(db_url)
@@ -68,3 +71,17 @@ def _make_venv(installer: str, path, env) -> None:
         run([sys.executable, "-m", "venv", "--without-pip", path])
     else:
         run([tool("uv"), "venv", "--python", sys.executable, path], env=env)
+
+
+def test_a_private_name_with_a_public_twin_installs_the_private_version(
+    proxied, journey_dists, pip_venv, client_env
+):
+    server, upstream = proxied
+    token = server.user_with_token("private-owner")
+    twine_upload(server, token, journey_dists[(PRIVATE, "1.0")].files, client_env)
+
+    pip_venv.pip(server, "install", PRIVATE)
+
+    # The upstream's 9.0 would win any merge; the private 1.0 is what is installed.
+    assert pip_venv.imported("journey_private") == f"{PRIVATE} 1.0"
+    assert not any(path.startswith(f"/simple/{PRIVATE}/") for path in upstream.requests)
