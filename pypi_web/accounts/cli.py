@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("username")
     token.add_argument("--project", metavar="NAME", help="limit the token to one project")
     token.add_argument("--description", metavar="D", default="created by pypi-web-user")
+
+    status = commands.add_parser(
+        "project-status", help="an admin's PEP 792 status for a project (quarantined too)"
+    )
+    status.add_argument("config_uri")
+    status.add_argument("project")
+    status.add_argument("status", choices=("active", "archived", "deprecated", "quarantined"))
+    status.add_argument("--reason", default=None)
     return parser
 
 
@@ -126,6 +134,18 @@ def make_token(dbsession: Session, user, project_name: str | None, description: 
     print(secret, file=out)
 
 
+def set_project_status(dbsession: Session, args, out) -> None:
+    from pypi_web.manage import services as manage
+
+    package = _project(dbsession, args.project)
+    try:
+        manage.set_status(dbsession, package, args.status, args.reason, None, admin=True)
+    except manage.ManageError as exc:
+        raise Refusal(str(exc)) from exc
+    dbsession.commit()
+    print(f"{package.name} is now {package.status}", file=out)
+
+
 def run(args, stdin, out) -> None:
     dbsession = open_session(args.config_uri)
     try:
@@ -139,6 +159,8 @@ def run(args, stdin, out) -> None:
                 make_token(dbsession, user, args.token_project, args.token_description, out)
             dbsession.commit()
             print(f"created user {user.username}", file=sys.stderr)
+        elif args.command == "project-status":
+            set_project_status(dbsession, args, out)
         else:
             user = services.user_by_username(dbsession, args.username)
             if user is None:

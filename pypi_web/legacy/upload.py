@@ -52,6 +52,7 @@ from pypi_web.models import (
     utcnow,
 )
 from pypi_web.packaging import services as packaging_services
+from pypi_web.packaging import status as project_status
 from pypi_web.packaging import versions
 
 from . import distributions, metadata, services
@@ -325,6 +326,9 @@ def handle_upload(request) -> Response:
     ).one_or_none()
     uploader = request.uploader
     check_permission(dbsession, uploader, package, meta.name)
+    refused = project_status.upload_refusal(package)
+    if refused:
+        refuse(HTTPBadRequest, refused)
     upload = parse_file_fields(form, meta)
 
     storage = request.file_storage

@@ -155,3 +155,37 @@ def set_index_rules(
         ip_address=ip_address,
         additional={"upstream_mode": mode, "tracks": tracks, "alternate_locations": alternates},
     )
+
+
+def set_status(
+    dbsession: Session,
+    package: Package,
+    status: str,
+    reason: str | None,
+    user: User | None,
+    *,
+    admin: bool = False,
+    ip_address: str | None = None,
+) -> None:
+    """PEP 792: owners set active, archived or deprecated; admins also quarantined.
+
+    A quarantined project stays so until an admin lifts it: its owners cannot.
+    """
+    from pypi_web.packaging import status as project_status
+
+    if package.status == project_status.QUARANTINED and not admin:
+        raise ManageError(f"{package.name} is quarantined: only an admin can change its status.")
+    try:
+        status, reason = project_status.check(status, reason, admin=admin)
+    except project_status.StatusError as exc:
+        raise ManageError(str(exc)) from None
+    package.status, package.status_reason = status, reason
+    journal(dbsession, package, f"set status {status}", user=user)
+    audit.record(
+        dbsession,
+        "package:status",
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional={"status": status, "reason": reason, "admin": admin},
+    )

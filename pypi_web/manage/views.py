@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role
 from pypi_web.packaging import services as packaging_services
+from pypi_web.packaging import status as project_status
 from pypi_web.packaging.names import is_valid_name, normalize
 from pypi_web.upstream import rules as upstream_rules
 
@@ -79,6 +80,7 @@ def manage_page(request, package: Package, error: str | None = None) -> dict:
         "messages": request.session.pop_flash("manage"),
         "role_names": (MAINTAINER, OWNER),
         "upstream_modes": upstream_rules.MODES,
+        "owner_statuses": project_status.OWNER_STATUSES,
     }
 
 
@@ -192,3 +194,22 @@ def index_rules(request):
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
     return _done(request, package, "The index rules have been saved.")
+
+
+@view_config(route_name="manage_status", renderer=TEMPLATE, request_method="POST")
+def set_status(request):
+    package = _owned_package(request)
+    if not isinstance(package, Package):
+        return package
+    try:
+        services.set_status(
+            request.dbsession,
+            package,
+            request.POST.get("status", ""),
+            request.POST.get("reason"),
+            request.user,
+            ip_address=_client_address(request),
+        )
+    except services.ManageError as exc:
+        return manage_page(request, package, str(exc))
+    return _done(request, package, f"{package.name} is now {package.status}.")

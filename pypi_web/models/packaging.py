@@ -64,6 +64,9 @@ class Package(Base):
     # project tracks (the same project), and where else its files may be had.
     tracks: Mapped[list[str] | None] = mapped_column(JSON)
     alternate_locations: Mapped[list[str] | None] = mapped_column(JSON)
+    # PEP 792: active, archived or deprecated (owners), quarantined (admins).
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
 
     releases: Mapped[list[Release]] = relationship(
         back_populates="package",

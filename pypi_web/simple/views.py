@@ -23,7 +23,8 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from pypi_web.files import METADATA_SUFFIX, STORED_PATH
-from pypi_web.models import ReleaseFile
+from pypi_web.models import Package, Release, ReleaseFile
+from pypi_web.packaging import status as project_status
 from pypi_web.packaging.names import is_valid_name, normalize
 from pypi_web.upstream import pages as upstream_pages
 from pypi_web.upstream import rules as upstream_rules
@@ -180,10 +181,12 @@ def simple_detail(request):
         return unchanged
 
     versions, files = services.project_files(request, request.dbsession, package)
-    api_version = upstream_rules.api_version(package, services.API_VERSION)
+    api_version = upstream_pages.declared_api_version(package, services.API_VERSION)
+    if project_status.files_hidden(package):
+        files = []
     if content_type == V1_JSON:
         body = _json(
-            upstream_pages.add_pep_708(
+            upstream_pages.add_declarations(
                 {
                     "meta": {"api-version": api_version, "_last-serial": serial},
                     "name": package.normalized_name,
@@ -201,7 +204,7 @@ def simple_detail(request):
                 "name": package.normalized_name,
                 "files": files,
                 "serial": serial,
-                **upstream_pages.pep_708_html(package),
+                **upstream_pages.html_declarations(package),
             },
             request=request,
         )
@@ -229,10 +232,13 @@ def download(request):
         return _file_not_found("There is no such file.")
     # Only files whose upload committed are served (the filename is unique).
     row = request.dbsession.execute(
-        select(ReleaseFile.path, ReleaseFile.metadata_sha256_digest).where(
-            ReleaseFile.filename == match.group(2)
-        )
+        select(ReleaseFile.path, ReleaseFile.metadata_sha256_digest, Package.status)
+        .join(Release, Release.id == ReleaseFile.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(ReleaseFile.filename == match.group(2))
     ).first()
+    if row is not None and row.status == project_status.QUARANTINED:
+        return _file_not_found("This project is quarantined: its files are not served.")
     if row is None or row.path != base or (is_metadata and row.metadata_sha256_digest is None):
         return _file_not_found("There is no such file.")
     path = request.file_storage.full_path(relative)

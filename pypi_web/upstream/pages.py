@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pyramid.renderers import render
 
+from pypi_web.packaging import status
 from pypi_web.simple import services as simple_services
 
 from . import rules, services
@@ -75,21 +76,40 @@ def declares_pep_708(package) -> bool:
     return package is not None and bool(package.tracks or package.alternate_locations)
 
 
-def add_pep_708(data: dict, package) -> dict:
-    """A JSON page with PEP 708's keys where the owners declared them: ``meta.tracks``
-    and ``alternate-locations``."""
+def has_status(package) -> bool:
+    return package is not None and package.status != status.ACTIVE
+
+
+def declared_api_version(package, base: str) -> str:
+    """PEP 792's 1.4 for a project with a status, PEP 708's 1.2 for one declaring its keys."""
+    if has_status(package):
+        return status.PEP_792_API_VERSION
+    if declares_pep_708(package):
+        return rules.PEP_708_API_VERSION
+    return base
+
+
+def add_declarations(data: dict, package) -> dict:
+    """A JSON page with what the project declares: PEP 708's ``meta.tracks`` and
+    ``alternate-locations``, PEP 792's ``project-status``."""
     if package is not None and package.tracks:
         data["meta"]["tracks"] = package.tracks
     if package is not None and package.alternate_locations:
         data["alternate-locations"] = package.alternate_locations
+    if has_status(package):
+        data["project-status"] = {"status": package.status}
+        if package.status_reason:
+            data["project-status"]["reason"] = package.status_reason
     return data
 
 
-def pep_708_html(package) -> dict:
-    """The HTML template's ``tracks`` and ``alternate_locations`` (its meta tags)."""
+def html_declarations(package) -> dict:
+    """The same for the HTML template (its meta tags)."""
     return {
         "tracks": (package.tracks if package is not None else None) or [],
         "alternate_locations": (package.alternate_locations if package is not None else None) or [],
+        "project_status": package.status if has_status(package) else None,
+        "project_status_reason": package.status_reason if has_status(package) else None,
     }
 
 
@@ -115,8 +135,10 @@ def merged_page(request, normalized: str, cached: services.CachedPage, package) 
         entries = local + [entry for entry in entries if entry["filename"] not in names]
         if versions is not None:
             versions = list(dict.fromkeys([*local_versions, *versions]))
-    if api_version == "1.1" and declares_pep_708(package):
-        api_version = rules.PEP_708_API_VERSION
+    if status.files_hidden(package):
+        entries = []
+    if api_version == "1.1":
+        api_version = declared_api_version(package, api_version)
     return MergedPage(api_version, versions, entries)
 
 
@@ -128,7 +150,7 @@ def json_body(request, normalized: str, cached: services.CachedPage, package) ->
     data["files"] = merged.entries
     if merged.versions is not None:
         data["versions"] = merged.versions
-    add_pep_708(data, package)
+    add_declarations(data, package)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -152,7 +174,7 @@ def html_body(request, normalized: str, cached: services.CachedPage, package) ->
             "name": normalized,
             "files": links,
             "serial": cached.project.serial or 0,
-            **pep_708_html(package),
+            **html_declarations(package),
         },
         request=request,
     )

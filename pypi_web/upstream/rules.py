@@ -37,10 +37,6 @@ def uses_upstream(upstreams, package) -> bool:
     return upstreams.enabled and package.upstream_mode != LOCAL_ONLY
 
 
-def api_version(package, base: str) -> str:
-    return PEP_708_API_VERSION if package.tracks or package.alternate_locations else base
-
-
 def parse_urls(text: str, what: str) -> list[str] | None:
     """One http(s) URL a line, as the manage page's text areas send them (None when empty)."""
     urls = [line.strip() for line in (text or "").splitlines() if line.strip()]

@@ -131,3 +131,23 @@ def test_console_script_is_installed(ini):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("pypi-")
+
+
+def test_an_admin_quarantines_a_project_and_lifts_it(
+    ini, migrated_database_url, session_factory_for
+):
+    with session_factory_for(migrated_database_url)() as session:
+        session.add(Package(name="Suspect", normalized_name="suspect"))
+        session.commit()
+    argv = ["project-status", ini, "Suspect", "quarantined", "--reason", "Reported as malware"]
+    code, out, err = run_cli(argv)
+    assert code == 0, err
+    assert out.strip() == "Suspect is now quarantined"
+    with session_factory_for(migrated_database_url)() as session:
+        package = session.query(Package).filter_by(normalized_name="suspect").one()
+        assert (package.status, package.status_reason) == ("quarantined", "Reported as malware")
+    assert (
+        run_cli(["project-status", ini, "suspect", "active"])[1].strip() == "Suspect is now active"
+    )
+    code, _, err = run_cli(["project-status", ini, "nothing-here", "archived"])
+    assert code != 0 and "nothing-here" in err
