@@ -339,19 +339,33 @@ def fake_upstream() -> Iterator:
     index.stop()
 
 
-@pytest.fixture
-def upstream_app(dbengine, app_settings, fake_upstream, tmp_path):
-    """The app with ``fake_upstream`` as its upstream, revalidating on every request (TTL 0)."""
+def _upstream_app(dbengine, app_settings, fake_upstream, tmp_path, **extra):
     settings = {
         **app_settings,
         "files.storage_dir": str(tmp_path / "files"),
         "pypi_web.upstreams": fake_upstream.simple,
         "upstream.ttl_seconds": "0",
         "upstream.timeout_seconds": "5",
+        **extra,
     }
     return main({}, dbengine=dbengine, **settings)
 
 
 @pytest.fixture
+def upstream_app(dbengine, app_settings, fake_upstream, tmp_path):
+    """The app with ``fake_upstream`` as its upstream, revalidating on every request (TTL 0)."""
+    return _upstream_app(dbengine, app_settings, fake_upstream, tmp_path)
+
+
+@pytest.fixture
 def upstream_testapp(upstream_app, tm, dbsession) -> webtest.TestApp:
     return client_in_transaction(upstream_app, tm, dbsession)
+
+
+@pytest.fixture
+def cooldown_testapp(dbengine, app_settings, fake_upstream, tmp_path, tm, dbsession):
+    """Like ``upstream_testapp``, hiding upstream files younger than 7 days."""
+    app = _upstream_app(
+        dbengine, app_settings, fake_upstream, tmp_path, **{"upstream.cooldown_days": "7"}
+    )
+    return client_in_transaction(app, tm, dbsession)

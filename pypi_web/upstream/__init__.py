@@ -31,6 +31,8 @@ class Upstreams:
     ttl_seconds: float
     timeout_seconds: float
     max_file_bytes: int
+    # Upstream files younger than this (by PEP 700 upload-time) are not offered; 0: all are.
+    cooldown_days: float = 0
 
     @property
     def enabled(self) -> bool:
@@ -48,6 +50,7 @@ class Upstreams:
                 settings.get("upstream.timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
             ),
             max_file_bytes=int(settings.get("upstream.max_file_bytes", DEFAULT_MAX_FILE_BYTES)),
+            cooldown_days=float(settings.get("upstream.cooldown_days", 0)),
         )
 
 
@@ -58,3 +61,4 @@ def includeme(config):
         lambda request: request.registry["upstreams"], "upstreams", reify=True
     )
     config.add_route("upstream_file", "/mirror/{name}/{filename}")
+    config.add_route("upstream_status", "/_status/upstream")

@@ -52,7 +52,7 @@ def mirrored_entries(request, normalized: str, page: dict) -> list[dict]:
         if not isinstance(entry, dict) or not services.usable_filename(entry.get("filename")):
             continue
         sha256 = services.file_sha256(entry)
-        if sha256 is None:
+        if sha256 is None or not services.old_enough(entry, request.upstreams.cooldown_days):
             continue
         mirrored = {k: v for k, v in entry.items() if k != "dist-info-metadata"}
         mirrored["url"] = request.route_url(

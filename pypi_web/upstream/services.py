@@ -138,13 +138,30 @@ def metadata_sha256(entry: dict) -> str | None:
     return None
 
 
-def _page_entry(project: UpstreamProject, filename: str) -> tuple[str, str] | None:
+def old_enough(entry: dict, cooldown_days: float, now: datetime.datetime | None = None) -> bool:
+    """Whether a file is past the cooldown; with one set, a file of unknown age is not."""
+    if not cooldown_days:
+        return True
+    try:
+        uploaded = datetime.datetime.fromisoformat(str(entry["upload-time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return False
+    if uploaded.tzinfo is None:
+        uploaded = uploaded.replace(tzinfo=datetime.UTC)
+    return (now or utcnow()) - uploaded >= datetime.timedelta(days=cooldown_days)
+
+
+def _page_entry(
+    project: UpstreamProject, filename: str, cooldown_days: float
+) -> tuple[str, str] | None:
     """(upstream URL, expected sha256) of a file or of its metadata, from the cached page."""
     is_metadata = filename.endswith(METADATA_SUFFIX)
     base = filename.removesuffix(METADATA_SUFFIX)
     for entry in project.page.get("files", ()):
         if not isinstance(entry, dict) or entry.get("filename") != base:
             continue
+        if not old_enough(entry, cooldown_days):
+            return None
         expected = metadata_sha256(entry) if is_metadata else file_sha256(entry)
         if expected is None or not isinstance(entry.get("url"), str):
             return None
@@ -186,7 +203,7 @@ def mirrored_file(
     project = cached_project(dbsession, normalized)
     if project is None or not usable_filename(filename):
         return None
-    entry = _page_entry(project, filename)
+    entry = _page_entry(project, filename, upstreams.cooldown_days)
     if entry is None:
         return None
     url, expected = entry
@@ -209,3 +226,48 @@ def mirrored_file(
     else:
         existing.sha256_digest, existing.size, existing.path = expected, stored.size, relative
     return relative
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def cache_report(dbsession: Session, upstreams: Upstreams) -> dict:
+    """Per upstream: the projects cached and those whose last revalidation failed; the
+    files stored and their bytes (for operators: /_status/upstream)."""
+    from sqlalchemy import func
+
+    per_upstream = {
+        row.upstream_url: row
+        for row in dbsession.execute(
+            select(
+                UpstreamProject.upstream_url,
+                func.count().label("projects"),
+                func.count(UpstreamProject.last_error).label("failing"),
+                func.max(UpstreamProject.last_error_at).label("last_error_at"),
+                func.min(UpstreamProject.fetched_at).label("oldest"),
+            ).group_by(UpstreamProject.upstream_url)
+        )
+    }
+    files, size = dbsession.execute(
+        select(func.count(UpstreamFile.id), func.coalesce(func.sum(UpstreamFile.size), 0))
+    ).one()
+    report = []
+    for url in upstreams.urls:
+        row = per_upstream.get(url)
+        report.append(
+            {
+                "url": url,
+                "projects_cached": row.projects if row else 0,
+                "projects_failing_revalidation": row.failing if row else 0,
+                "last_error_at": _iso(row.last_error_at) if row else None,
+                "oldest_confirmation": _iso(row.oldest) if row else None,
+            }
+        )
+    return {
+        "enabled": upstreams.enabled,
+        "ttl_seconds": upstreams.ttl_seconds,
+        "upstreams": report,
+        "files_cached": files,
+        "bytes_cached": int(size),
+    }

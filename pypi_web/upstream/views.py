@@ -67,3 +67,10 @@ def upstream_file(request):
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.conditional_response = True
     return response
+
+
+@view_config(route_name="upstream_status", renderer="json", request_method="GET")
+def upstream_status(request):
+    """The upstreams' health and the cache's size, for operators and monitoring."""
+    request.response.cache_control = "no-store"
+    return services.cache_report(request.dbsession, request.upstreams)

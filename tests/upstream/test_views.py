@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 
@@ -124,3 +125,31 @@ def test_a_file_the_cached_page_does_not_list_is_404(upstream_testapp, fake_upst
     upstream_testapp.get("/simple/mirrored-listed/")
     upstream_testapp.get("/mirror/mirrored-listed/other-1.0.tar.gz", status=404)
     upstream_testapp.get("/mirror/not-cached/x-1.0.tar.gz", status=404)
+
+
+def test_cooldown_hides_upstream_files_younger_than_the_setting(cooldown_testapp, fake_upstream):
+    fresh = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    fake_upstream.add_wheel("mirrored-cooldown", "1.0")  # uploaded in January 2026
+    young = fake_upstream.add_wheel(
+        "mirrored-cooldown", "1.1", upload_time=fresh.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
+    page = cooldown_testapp.get("/simple/mirrored-cooldown/", headers={"Accept": V1_JSON}).json
+    assert [f["filename"] for f in page["files"]] == ["mirrored_cooldown-1.0-py3-none-any.whl"]
+    # Nor can its URL be fetched past the page.
+    cooldown_testapp.get(f"/mirror/mirrored-cooldown/{young.filename}", status=404)
+
+
+def test_status_reports_upstream_health_and_cache_size(upstream_testapp, fake_upstream):
+    entry = fake_upstream.add_wheel("mirrored-status", "1.0")
+    upstream_testapp.get("/simple/mirrored-status/")
+    upstream_testapp.get(f"/mirror/mirrored-status/{entry.filename}")
+    fake_upstream.stop()
+    upstream_testapp.get("/simple/mirrored-status/")
+
+    report = upstream_testapp.get("/_status/upstream").json
+    [upstream] = report["upstreams"]
+    assert upstream["url"] == fake_upstream.simple
+    assert upstream["projects_cached"] >= 1
+    assert upstream["projects_failing_revalidation"] >= 1
+    assert upstream["last_error_at"] is not None
+    assert report["files_cached"] >= 1 and report["bytes_cached"] >= len(entry.data)
