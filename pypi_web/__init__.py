@@ -6,6 +6,7 @@ from pyramid.settings import asbool
 from . import page_cache
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
+from .migrations.views import CACHE_KEY as SCHEMA_CHECK_CACHE
 from .templating import precompile_templates
 
 
@@ -21,7 +22,10 @@ def main(global_config, **settings):
         config.include(".models")
         # Refuse to serve on a schema the code does not match (pypi_web.migrations.guard).
         check_schema_at_startup(
-            config.registry["dbengine"], config.get_settings(), global_config.get("__file__")
+            config.registry["dbengine"],
+            config.get_settings(),
+            global_config.get("__file__"),
+            cache=config.registry.setdefault(SCHEMA_CHECK_CACHE, {}),
         )
         config.include(".migrations")
         # Security headers, input sanity and CSRF first: they apply to every route.

@@ -16,9 +16,15 @@ unknown        a revision neither known nor descended from this code's
                head (another project, a hand-made stamp, a branch)
 =============  ==========================================================
 
-At start-up (``check_schema_at_startup``, called from main()) behind, empty,
-unversioned and unknown refuse to start with the exact command to run; ahead
-starts with a warning. It costs two small queries, once per process.
+At start-up (``check_schema_at_startup``, called from main()) empty,
+unversioned, unknown, and behind with revisions pending that the pre-deploy
+step applies, refuse to start with the exact command to run. Otherwise (up to
+date, ahead, or behind only by what waits for the post-deploy step) the guard
+checks the real condition (compat.py): the live schema holds every table and
+column the models map, compatibly, and every NOT NULL column they do not fill
+has a default. It serves when that holds and refuses, naming what is missing,
+when not. The revision costs two small queries; the check one reflection,
+once per process and again only when /_status/schema sees a new revision.
 
 ``migrations.auto_upgrade = true`` upgrades a behind or empty database on
 start, for development only: it is refused unless templates reload
@@ -44,6 +50,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import ALEMBIC_INI, DEFAULT_APP_INI, INI_ENV_VAR, PROJECT_ROOT, script_directory
 from .checksums import warn_if_modified
+from .compat import Compatibility, check_models
 from .lineage import BOOKKEEPING_TABLES, VERSION_TABLE, recorded_parents
 from .phases import split_pending
 
@@ -78,6 +85,8 @@ class SchemaStatus:
     # Of ``pending``, those the pre-deploy step holds back (phases.py): the first
     # contract revision and all after it.
     pending_contract: list[str] = field(default_factory=list)
+    # The models against the live schema (compat.py); None: not checked.
+    compatibility: Compatibility | None = None
 
     @property
     def database_revision(self) -> str | None:
@@ -87,8 +96,20 @@ class SchemaStatus:
     def up_to_date(self) -> bool:
         return self.state == UP_TO_DATE
 
+    @property
+    def checkable(self) -> bool:
+        """A state the code may serve in, if the live schema fits its models."""
+        pre_deploy_done = self.state == BEHIND and self.pending == self.pending_contract
+        return self.state in SERVABLE or pre_deploy_done
+
+    @property
+    def serves(self) -> bool:
+        return self.checkable and self.compatibility is not None and self.compatibility.ok
+
     def as_dict(self) -> dict:
         data = asdict(self)
+        data["compatibility"] = self.compatibility.as_dict() if self.compatibility else None
+        data["serves"] = self.serves
         data["database_revisions"] = list(self.database_revisions)
         data["database_revision"] = self.database_revision
         data["up_to_date"] = self.up_to_date
@@ -186,6 +207,14 @@ def contract_command(app_ini: str | None = None, url: sa.URL | None = None) -> s
     return upgrade.replace(" upgrade head", " -x contract=true upgrade head")
 
 
+def downgrade_command(head: str, app_ini: str | None = None, url: sa.URL | None = None) -> str:
+    """Back to this code's head (run with the newer code, which knows how to go down)."""
+    upgrade = upgrade_command(app_ini, url)
+    if upgrade.startswith("pypi-web-db upgrade "):
+        return upgrade.replace("pypi-web-db upgrade ", "pypi-web-db downgrade ", 1) + f" {head}"
+    return upgrade.replace(" upgrade head", f" downgrade {head}")
+
+
 def adopt_command(app_ini: str | None = None, url: sa.URL | None = None) -> str:
     if app_ini:
         return f"pypi-web-db adopt {app_ini}"
@@ -255,20 +284,72 @@ def explain(
             f"  {adopt}",
         ]
     elif status.state == AHEAD:
-        head = [
-            "pypi_web: the database is ahead of the code (code rolled back?); serving, "
-            "since each migration stays compatible with the release before it."
-        ]
         lines.append(f"  newer revisions:   {', '.join(status.newer)}")
-        tail = ["Deploy the newer code, or downgrade the database with the newer code's alembic."]
+        head, tail = _explain_ahead(status, app_ini, url)
     else:
         head = ["pypi_web: the database schema is up to date."]
         tail = []
+    if status.state == BEHIND and status.checkable:
+        head, tail = _explain_post_deploy_pending(status, app_ini, url)
     lines[0:0] = head
+    if status.compatibility is not None:
+        lines.append(f"  schema check:      {status.compatibility.summary()}")
+        lines.extend(f"    - {problem}" for problem in status.compatibility.problems)
+    if status.state == UP_TO_DATE and not status.serves:
+        lines[0] = (
+            "pypi_web: the database is at the code's head, but its schema lacks what the "
+            "models map (changed by hand?); refusing to start."
+        )
+        tail = ["Compare it with the models: pypi-web-db status CONFIG (its DRIFT column)."]
     lines.extend(tail)
-    if status.state not in SERVABLE and ALEMBIC_INI.is_file():
+    if not status.serves and ALEMBIC_INI.is_file():
         lines.append(f"(run it from {PROJECT_ROOT}, where alembic.ini is)")
     return "\n".join(lines)
+
+
+def _explain_ahead(status: SchemaStatus, app_ini, url) -> tuple[list[str], list[str]]:
+    if status.serves:
+        head = [
+            "pypi_web: the database is ahead of the code (code rolled back, or the next "
+            "release's expand revisions applied); serving: its schema still holds what "
+            "this code maps."
+        ]
+        return head, []
+    head = [
+        f"pypi_web: the database is at revision {status.database_revision}, newer than "
+        "this code, and lacks what this code maps (removed by one of the newer revisions "
+        "below); refusing to start."
+    ]
+    tail = [
+        f"Roll forward: deploy the code whose head is {status.database_revision}. Or, to "
+        "run this code, downgrade the database with the newer code (this code does not "
+        "know how to reverse its revisions), from its checkout:",
+        f"  {downgrade_command(status.code_head, app_ini, url)}",
+    ]
+    return head, tail
+
+
+def _explain_post_deploy_pending(status: SchemaStatus, app_ini, url):
+    held = ", ".join(status.pending_contract)
+    if status.serves:
+        head = [
+            "pypi_web: the pre-deploy step has run; serving. The post-deploy step is "
+            f"pending (contract revisions {held})."
+        ]
+        tail = [
+            "Once no older release serves this database:",
+            f"  {contract_command(app_ini, url)}",
+        ]
+        return head, tail
+    head = [
+        "pypi_web: the database lacks what this code maps, which revisions held back for "
+        f"the post-deploy step ({held}) provide; refusing to start."
+    ]
+    tail = [
+        "Once no older release serves this database, apply them, then start the site again:",
+        f"  {contract_command(app_ini, url)}",
+    ]
+    return head, tail
 
 
 def is_development(settings: dict) -> bool:
@@ -294,10 +375,27 @@ def _auto_upgrade(engine: Engine) -> None:
         migrator.dispose()
 
 
+def compatibility_for(
+    status: SchemaStatus, connection: Connection, cache: dict | None = None
+) -> Compatibility | None:
+    """The schema check for the database's revision: reflected once per revision seen."""
+    if not status.checkable:
+        return None
+    cache = {} if cache is None else cache
+    key = status.database_revisions
+    if key not in cache:
+        cache.clear()  # the revision changed: the old result says nothing now
+        cache[key] = check_models(connection)
+    return cache[key]
+
+
 def check_schema_at_startup(
-    engine: Engine, settings: dict, app_ini: str | None = None
+    engine: Engine, settings: dict, app_ini: str | None = None, cache: dict | None = None
 ) -> SchemaStatus:
-    """Refuse to build the app unless its database matches the code (see module doc)."""
+    """Refuse to build the app unless the code can serve its database (see module doc).
+
+    ``cache`` keeps the schema check for /_status/schema (the registry's).
+    """
     auto_upgrade = asbool(settings.get("migrations.auto_upgrade", False))
     if auto_upgrade and not is_development(settings):
         raise ConfigurationError(
@@ -315,12 +413,15 @@ def check_schema_at_startup(
         _auto_upgrade(engine)
         with engine.connect() as connection:
             status = schema_status(connection, script)
+    with engine.connect() as connection:
+        status.compatibility = compatibility_for(status, connection, cache)
     # Revision files edited since this database applied them: logged (checksums.py).
     warn_if_modified(engine, script, status, log)
-    if status.state == UP_TO_DATE:
+    if status.state == UP_TO_DATE and status.serves:
+        log.info("pypi_web: the database schema is up to date; %s", status.compatibility.summary())
         return status
     message = explain(status, script, app_ini, engine.url)
-    if status.state == AHEAD:
+    if status.serves:
         log.warning("%s", message)
         print(message, file=sys.stderr)
         return status

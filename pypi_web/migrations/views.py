@@ -1,18 +1,26 @@
-"""``/_status/schema``: the database's revision against the code's, for deploy checks."""
+"""``/_status/schema``: can the running code serve the database it faces, for deploy checks."""
 
 from __future__ import annotations
 
-from .guard import SERVABLE, schema_status
+from .guard import compatibility_for, explain, schema_status
+
+CACHE_KEY = "pypi_web.schema_compatibility"
 
 
 def schema_status_view(request):
-    """200 while the site may serve on this schema (up to date, or ahead), 503 otherwise.
+    """200 while the code can serve this database (``serves``), 503 with the reason otherwise.
 
-    Checked live on every call (the start-up guard checked once): a deploy
-    script polls it after `alembic upgrade head` and before switching traffic.
+    The revision is read on every call (two small queries); the schema is
+    reflected only when the revision differs from the one last checked (the
+    start-up guard's, at first): a deploy script polls this between steps.
     """
-    status = schema_status(request.dbsession.connection())
+    connection = request.dbsession.connection()
+    status = schema_status(connection)
+    cache = request.registry.setdefault(CACHE_KEY, {})
+    status.compatibility = compatibility_for(status, connection, cache)
     request.response.cache_control.no_store = True
-    if status.state not in SERVABLE:
+    body = status.as_dict()
+    if not status.serves:
         request.response.status_code = 503
-    return status.as_dict()
+        body["reason"] = explain(status)
+    return body

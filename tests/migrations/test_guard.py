@@ -29,7 +29,11 @@ def test_a_database_at_head_starts_and_reports_up_to_date(migrated_database_url,
     engine, settings = app_settings_for(migrated_database_url)
     app = webtest.TestApp(main({}, dbengine=engine, **settings))
     res = app.get("/_status/schema", status=200)
-    assert res.json == {
+    body = res.json
+    compatibility = body.pop("compatibility")
+    assert compatibility["ok"] is True and compatibility["problems"] == []
+    assert compatibility["tables"] >= 10 and compatibility["columns"] >= 90
+    assert body == {
         "state": "up_to_date",
         "database_revision": head_revision(),
         "database_revisions": [head_revision()],
@@ -38,20 +42,33 @@ def test_a_database_at_head_starts_and_reports_up_to_date(migrated_database_url,
         "pending": [],
         "newer": [],
         "pending_contract": [],
+        "serves": True,
     }
     assert res.headers["Cache-Control"] == "no-store"
 
 
-def test_the_guard_costs_a_few_queries_once(migrated_database_url, app_settings_for):
+def test_the_schema_is_reflected_at_start_up_not_per_request(
+    migrated_database_url, app_settings_for
+):
     from sqlalchemy import event
 
     engine, settings = app_settings_for(migrated_database_url)
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    main({}, dbengine=engine, **settings)
-    # The revision, then the recorded checksums: a table check and a select each
-    # (and, on SQLite, each connection's explicit BEGIN).
-    assert 1 <= len(statements) <= 6, statements
+    app = webtest.TestApp(main({}, dbengine=engine, **settings))
+
+    def reflections(statements):
+        # Columns of the app's tables (has_table of alembic_version reads table_info too).
+        return [s for s in statements if "pg_attribute" in s or 'table_xinfo("packages")' in s]
+
+    assert reflections(statements), statements
+    statements.clear()
+    for _ in range(3):
+        app.get("/_status/schema", status=200)
+    # Each call reads the revision (a table check and a select, and on SQLite
+    # the explicit BEGIN), and reflects nothing while it stays the same.
+    assert not reflections(statements), statements
+    assert len(statements) <= 3 * 4, statements
 
 
 def test_a_database_behind_refuses_to_start_with_the_command(
@@ -153,8 +170,14 @@ def test_a_database_ahead_of_rolled_back_code_serves_and_warns(
     with caplog.at_level(logging.WARNING, logger="pypi_web.migrations.guard"):
         app = webtest.TestApp(main({}, dbengine=engine, **settings))
     assert "the database is ahead of the code" in caplog.text
-    assert f"newer revisions:   {NEWER}" in capsys.readouterr().err
+    assert "serving: its schema still holds what this code maps" in caplog.text
+    assert "each migration stays compatible" not in caplog.text
+    err = capsys.readouterr().err
+    assert f"newer revisions:   {NEWER}" in err
+    assert "schema check:      checked 10 tables and 90 columns the code maps" in err
+    assert "all present and compatible" in err
     status = app.get("/_status/schema", status=200).json
+    assert status["serves"] is True and status["compatibility"]["ok"] is True
     assert status["state"] == "ahead"
     assert status["up_to_date"] is False
     assert status["database_revision"] == NEWER
@@ -231,3 +254,72 @@ def test_a_prefix_of_a_known_revision_is_not_that_revision(migrated_database_url
     with engine.connect() as connection:
         assert schema_status(connection, script_directory()).state == "unknown"
     engine.dispose()
+
+
+DROPS = "b22c0ffee002"
+DROPS_SOURCE = """
+\"\"\"A contract revision of newer code: drops a column this code maps.\"\"\"
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b22c0ffee002"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+phase = "contract"
+
+
+def upgrade():
+    with op.batch_alter_table("packages") as batch_op:
+        batch_op.drop_column("maintainer_email")
+
+
+def downgrade():
+    with op.batch_alter_table("packages") as batch_op:
+        batch_op.add_column(sa.Column("maintainer_email", sa.Text, nullable=True))
+"""
+
+
+def test_a_newer_revision_that_drops_a_mapped_column_refuses_and_answers_503(
+    data_database_url, app_settings_for, tmp_path
+):
+    """The issue's outage: this code serving while the next release drops a column it reads."""
+    engine, settings = app_settings_for(data_database_url)
+    app = webtest.TestApp(main({}, dbengine=engine, **settings))
+    app.get("/_status/schema", status=200)
+    newer_code = make_script_location(
+        tmp_path, {"drops.py": DROPS_SOURCE.format(head=head_revision())}
+    )
+    upgrade_at(data_database_url, "head", script_location=newer_code)
+    assert database_revision(data_database_url) == DROPS
+    # The running app's status check sees the new revision and checks again.
+    status = app.get("/_status/schema", status=503).json
+    assert status["serves"] is False and status["state"] == "ahead"
+    assert status["compatibility"]["problems"] == ["column packages.maintainer_email is missing"]
+    assert "column packages.maintainer_email is missing" in status["reason"]
+    # A restart of this code refuses, naming what is missing and what to do.
+    with pytest.raises(SchemaMismatchError) as excinfo:
+        main({}, dbengine=engine, **settings)
+    message = str(excinfo.value)
+    assert f"the database is at revision {DROPS}, newer than this code" in message
+    assert "refusing to start" in message
+    assert f"newer revisions:   {DROPS}" in message
+    assert "    - column packages.maintainer_email is missing" in message
+    assert f"Roll forward: deploy the code whose head is {DROPS}" in message
+    assert f"downgrade {head_revision()}" in message
+
+
+def test_code_waiting_for_held_back_revisions_refuses_and_names_the_post_deploy_step(
+    empty_database_url, app_settings_for
+):
+    # Before the contract revision dc9196d0d27e: the pre-deploy step has nothing
+    # to apply, and the expand revisions after it add columns this code maps.
+    upgrade_at(empty_database_url, revision_before("dc9196d0d27e"))
+    engine, settings = app_settings_for(empty_database_url)
+    with pytest.raises(SchemaMismatchError) as excinfo:
+        main({}, dbengine=engine, **settings)
+    message = str(excinfo.value)
+    assert "held back for the post-deploy step (dc9196d0d27e, 7d5fd834938e" in message
+    assert "    - column releases.license_expression is missing" in message
+    assert "-x contract=true upgrade head" in message
