@@ -35,9 +35,10 @@ from . import (
     script_directory,
 )
 from .checksums import ChecksumReport, heads_to_check, verify
-from .guard import AHEAD, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
+from .guard import AHEAD, BEHIND, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
 from .lint import lint_paths
+from .phases import POST_DEPLOY_COMMAND, servable_heads
 from .schema import diff, revision_schemas, snapshot
 from .targets import TargetError, database_identity, resolve
 
@@ -165,6 +166,10 @@ class EnvironmentStatus:
     database_revision: str | None = None
     code_head: str | None = None
     pending: list[str] = field(default_factory=list)
+    # Of pending: what the post-deploy step applies (the pre-deploy one the rest).
+    pending_contract: list[str] = field(default_factory=list)
+    # Code heads of this history that can serve the database (phases.servable_heads).
+    serves: list[str] = field(default_factory=list)
     # None: not checked (only a database at head is compared with the models).
     drift: list[str] | None = None
     error: str | None = None
@@ -184,6 +189,10 @@ class EnvironmentStatus:
             and (self.checksums is None or self.checksums.ok)
         )
 
+    @property
+    def pending_expand(self) -> list[str]:
+        return [rev for rev in self.pending if rev not in self.pending_contract]
+
     def as_dict(self) -> dict:
         return {
             "name": self.name,
@@ -192,6 +201,9 @@ class EnvironmentStatus:
             "database_revision": self.database_revision,
             "code_head": self.code_head,
             "pending": self.pending,
+            "pending_expand": self.pending_expand,
+            "pending_contract": self.pending_contract,
+            "serves_code_heads": self.serves,
             "drifted": bool(self.drift) if self.drift is not None else None,
             "drift": self.drift,
             "error": self.error,
@@ -264,6 +276,11 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
                 result.database_revision = status.database_revision
                 result.code_head = status.code_head
                 result.pending = status.pending
+                result.pending_contract = status.pending_contract
+                if status.state in (UP_TO_DATE, BEHIND):
+                    result.serves = servable_heads(
+                        script_directory(script_location), status.database_revision
+                    )
                 if status.state == UP_TO_DATE:
                     result.drift = drift(connection)
                 heads = heads_to_check(status)
@@ -302,6 +319,12 @@ def _drift_text(env: EnvironmentStatus) -> str:
     return f"DRIFTED ({len(env.drift)})" if env.drift else "none"
 
 
+def _serves_text(env: EnvironmentStatus) -> str:
+    if not env.serves:
+        return "-"
+    return env.serves[0] if len(env.serves) == 1 else f"{env.serves[0]}..{env.serves[-1]}"
+
+
 def _checksums_text(env: EnvironmentStatus) -> str:
     report = env.checksums
     if report is None:
@@ -331,14 +354,19 @@ def _checksum_notes(env: EnvironmentStatus) -> list[str]:
 
 
 def print_status_table(envs: list[EnvironmentStatus], out) -> None:
-    headers = ("ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT", "CHECKSUMS")
+    headers = (
+        "ENVIRONMENT", "REVISION", "HEAD", "STATE", "EXPAND", "CONTRACT", "SERVES", "DRIFT",
+        "CHECKSUMS",
+    )  # fmt: skip
     rows = [
         (
             env.name,
             env.database_revision or "-",
             env.code_head or "-",
             _state_text(env),
-            str(len(env.pending)) if env.pending else "-",
+            str(len(env.pending_expand)) if env.pending_expand else "-",
+            str(len(env.pending_contract)) if env.pending_contract else "-",
+            _serves_text(env),
             _drift_text(env),
             _checksums_text(env),
         )
@@ -361,7 +389,14 @@ def print_status_table(envs: list[EnvironmentStatus], out) -> None:
             script = script or script_directory()
             for rev in env.pending:
                 doc = (script.get_revision(rev).doc or "").splitlines()
-                notes.append(f"pending {rev}: {doc[0] if doc else ''}".rstrip(": "))
+                step = "post-deploy" if rev in env.pending_contract else "pre-deploy"
+                notes.append(f"pending {rev} ({step}): {doc[0] if doc else ''}".rstrip(": "))
+            if env.pending_contract:
+                notes.append(
+                    f"post-deploy step, once no older release serves it: {POST_DEPLOY_COMMAND}"
+                )
+        if len(env.serves) > 1:
+            notes.append(f"serves the releases whose head is one of: {', '.join(env.serves)}")
         if env.state == UNVERSIONED:
             notes.append("no alembic_version table: adopt it with `pypi-web-db adopt`")
         if env.state == UNKNOWN:

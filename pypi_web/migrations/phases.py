@@ -64,3 +64,23 @@ def pre_deploy_steps(steps: Iterable) -> tuple[list, list]:
 def describe(revision: Script) -> str:
     doc = (revision.doc or "").strip().splitlines()
     return f"{revision.revision} ({doc[0]})" if doc else revision.revision
+
+
+def servable_heads(script: ScriptDirectory, database_revision: str) -> list[str]:
+    """The code heads (releases) of this history that can serve a database at the revision.
+
+    Older code serves while every revision above its head is expand; newer code
+    while every revision it has and the database lacks is contract (what the
+    post-deploy step removes, which that code no longer uses). Oldest first.
+    """
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    if database_revision not in chain:
+        return []
+    at = chain.index(database_revision)
+    oldest = at
+    while oldest > 0 and phase_of(script.get_revision(chain[oldest])) == EXPAND:
+        oldest -= 1
+    newest = at
+    while newest + 1 < len(chain) and phase_of(script.get_revision(chain[newest + 1])) == CONTRACT:
+        newest += 1
+    return chain[oldest : newest + 1]

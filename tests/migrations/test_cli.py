@@ -22,6 +22,7 @@ RENAME = "14123ea58e77"
 AUDIT = "49f8a6a1ce67"
 LAST_UPDATED = "756594532db6"
 LICENSE_LINKS = "fd53010c18f5"
+SEARCH_DOCUMENTS = "dc9196d0d27e"  # a contract revision
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +139,15 @@ def test_status_of_environments_up_to_date(
     assert main(["status", f"dev={migrated_database_url}", str(ini)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == [
-        "ENVIRONMENT", "REVISION", "HEAD", "STATE", "PENDING", "DRIFT", "CHECKSUMS"
+        "ENVIRONMENT", "REVISION", "HEAD", "STATE", "EXPAND", "CONTRACT", "SERVES", "DRIFT",
+        "CHECKSUMS",
     ]  # fmt: skip
     head = head_revision()
-    assert out[1].split() == ["dev", head, head, "up", "to", "date", "-", "none", "ok"]
-    assert out[2].split() == ["staging", head, head, "up", "to", "date", "-", "none", "ok"]
+    # Code back to the last contract revision's can serve it (expand revisions since).
+    serves = f"{SEARCH_DOCUMENTS}..{head}"
+    up = ["up", "to", "date", "-", "-", serves, "none", "ok"]
+    assert out[1].split() == ["dev", head, head, *up]
+    assert out[2].split() == ["staging", head, head, *up]
 
 
 def test_status_behind_lists_the_pending_revisions_and_fails(
@@ -154,19 +159,25 @@ def test_status_behind_lists_the_pending_revisions_and_fails(
     out = capsys.readouterr().out
     lines = out.splitlines()
     pending = revisions_base_to_head()[revisions_base_to_head().index(AUDIT) + 1 :]
+    held = pending[pending.index(SEARCH_DOCUMENTS) :]  # from the first contract revision on
     assert lines[1].split() == [
         "prod",
         AUDIT,
         head_revision(),
         "behind",
-        str(len(pending)),
+        str(len(pending) - len(held)),
+        str(len(held)),
+        f"{RENAME}..{AUDIT}",  # the rename is the contract revision below it
         "not",
         "checked",
         "ok",
     ]
-    assert lines[2].split()[3:] == ["up", "to", "date", "-", "none", "ok"]
-    assert f"  pending {LAST_UPDATED}: packages.last_updated: added, backfilled" in out
-    assert f"  pending {LICENSE_LINKS}: packages.license:" in out
+    assert lines[2].split()[3:6] == ["up", "to", "date"]
+    assert f"  pending {LAST_UPDATED} (pre-deploy): packages.last_updated: added" in out
+    assert f"  pending {LICENSE_LINKS} (pre-deploy): packages.license:" in out
+    assert f"  pending {SEARCH_DOCUMENTS} (post-deploy): packages search documents" in out
+    assert "  post-deploy step, once no older release serves it: pypi-web-db contract" in out
+    assert f"  serves the releases whose head is one of: {RENAME}, {AUDIT}" in out
 
 
 def test_status_detects_drift_and_fails(migrated_database_url, capsys):
@@ -177,7 +188,7 @@ def test_status_detects_drift_and_fails(migrated_database_url, capsys):
     )
     assert main(["status", f"prod={migrated_database_url}"]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[1].split()[3:] == ["up", "to", "date", "-", "DRIFTED", "(2)", "ok"]
+    assert out.splitlines()[1].split()[-3:] == ["DRIFTED", "(2)", "ok"]
     assert "  drift: column packages.hotfix: not in the models" in out
     assert "  drift: index ix_packages_last_updated on packages: missing from the database" in out
 
@@ -191,6 +202,8 @@ def test_status_json(migrated_database_url, empty_database_url, capsys):
     assert envs["ok"]["drifted"] is False
     assert envs["ok"]["ok"] is True
     assert envs["ok"]["database_revision"] == envs["ok"]["code_head"] == head_revision()
+    assert envs["ok"]["pending_expand"] == envs["ok"]["pending_contract"] == []
+    assert envs["ok"]["serves_code_heads"][-1] == head_revision()
     assert envs["old"]["state"] == "unversioned"
     assert envs["old"]["database_revision"] is None
     assert envs["old"]["drifted"] is None
