@@ -107,8 +107,12 @@ def migration_engine(url: str) -> Engine:
 
 
 def includeme(config):
-    """The /_status/schema endpoint; the start-up guard is called by main()."""
-    from .views import schema_status_view
+    """/_status/schema, and 503 for SQL the database refuses; main() calls the start-up guard."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from .views import database_refused_view, schema_status_view
 
     config.add_route("schema_status", "/_status/schema")
     config.add_view(schema_status_view, route_name="schema_status", renderer="json")
+    for refused in (OperationalError, ProgrammingError):
+        config.add_exception_view(database_refused_view, context=refused)

@@ -293,6 +293,10 @@ def test_a_newer_revision_that_drops_a_mapped_column_refuses_and_answers_503(
     )
     upgrade_at(data_database_url, "head", script_location=newer_code)
     assert database_revision(data_database_url) == DROPS
+    # Pages the running code can no longer build answer 503, never 500.
+    page = app.get("/project/requests/", status=503)
+    assert "The database refused this request" in page.text
+    assert "maintainer_email" in page.text
     # The running app's status check sees the new revision and checks again.
     status = app.get("/_status/schema", status=503).json
     assert status["serves"] is False and status["state"] == "ahead"
