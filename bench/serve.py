@@ -79,14 +79,16 @@ def peer_app(directory: str):
     )
 
 
-def production_server_settings(port: int, threads: int) -> dict[str, str]:
-    """production.ini's [server:main] (proxy headers, body limit...) on a loopback port."""
+def production_server_settings(port: int, threads: int, as_configured: bool) -> dict[str, str]:
+    """production.ini's [server:main] (proxy headers, body limit...) on a loopback port;
+    unless ``as_configured``, with a deeper backlog and more connections for wrk."""
     from plaster import get_loader
 
     settings = dict(get_loader(str(PRODUCTION_INI), protocols=["wsgi"]).get_settings("server:main"))
     settings.update(listen=f"127.0.0.1:{port}", threads=str(threads))
-    # Under a load generator the backlog is deep on purpose.
-    settings.update(connection_limit="1000", backlog="1024", ident="waitress")
+    if not as_configured:
+        # Under a load generator the backlog is deep on purpose.
+        settings.update(connection_limit="1000", backlog="1024", ident="waitress")
     return settings
 
 
@@ -94,7 +96,8 @@ def serve_with_pypi_web_serve(app, args) -> int:
     """The production set-up: pypi-web-serve's supervisor, one waitress per worker."""
     from pypi_web.serve import serve
 
-    return serve(app, production_server_settings(args.port, args.threads), args.processes, True)
+    settings = production_server_settings(args.port, args.threads, args.as_configured)
+    return serve(app, settings, args.processes, True)
 
 
 def serve_peer(args) -> None:
@@ -148,6 +151,9 @@ def main() -> int:
         "--invalidation", choices=("listen", "query"), help="page_cache.invalidation"
     )
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--as-configured", action="store_true", help="production.ini's server limits as they are"
+    )
     args = parser.parse_args()
     if not (args.hello or args.peer or args.db_url):
         parser.error("give --db-url URL, --hello or --peer DIR")
