@@ -28,6 +28,7 @@ def main(global_config, **settings):
             cache=config.registry.setdefault(SCHEMA_CHECK_CACHE, {}),
         )
         config.include(".migrations")
+        config.include(".audit")
         # Security headers, input sanity and CSRF first: they apply to every route.
         config.include(".security")
         # Rendered pages, served again while their serial is unchanged.

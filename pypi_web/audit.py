@@ -1,4 +1,5 @@
-"""Recording and counting audit events (see models.events.AuditEvent)."""
+"""Recording and counting audit events (see models.events.AuditEvent), and
+``request.client_address``, the address they record."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pypi_web.models import AuditEvent, User, utcnow
+
+# The ip_address column's width (an IPv6 address with an IPv4 tail).
+MAX_ADDRESS_LENGTH = 45
+
+
+def client_address(request) -> str | None:
+    """The client's address: waitress puts a trusted proxy's X-Forwarded-For into
+    REMOTE_ADDR (production.ini's trusted_proxy), so this is never the proxy's."""
+    address = request.client_addr
+    return address[:MAX_ADDRESS_LENGTH] if address else None
 
 
 def record(
@@ -52,3 +63,7 @@ def count_recent(
     if ip_address is not None:
         query = query.where(AuditEvent.ip_address == ip_address)
     return dbsession.scalar(query) or 0
+
+
+def includeme(config):
+    config.add_request_method(client_address, "client_address", reify=True)

@@ -99,10 +99,6 @@ class Uploader:
     token: ApiToken | None = None
 
 
-def _client_address(request) -> str | None:
-    return request.client_addr[:45] if request.client_addr else None
-
-
 def authenticate(request) -> Uploader | HTTPException:
     """The uploader named by HTTP Basic credentials, or the response refusing them."""
     header = request.headers.get("Authorization", "")
@@ -127,7 +123,7 @@ def authenticate(request) -> Uploader | HTTPException:
                 HTTPForbidden, "Invalid API Token: the token is unknown or has been revoked."
             )
         return Uploader(token.user, token)
-    address = _client_address(request)
+    address = request.client_address
     refused = throttle.refusal(dbsession, username, address)
     if refused is not None:
         return refusal(HTTPTooManyRequests, refused)
@@ -476,7 +472,7 @@ def _record_upload(request, uploader, package, release, upload, received) -> Non
         "package:upload",
         user=uploader.user,
         package_name=package.name,
-        ip_address=_client_address(request),
+        ip_address=request.client_address,
         additional={
             "filename": upload.filename,
             "version": release.version,

@@ -31,10 +31,6 @@ TEMPLATE = "pypi_web:templates/manage/project.pt"
 MAX_NAME_LENGTH = 200
 
 
-def _client_address(request) -> str | None:
-    return request.client_addr[:45] if request.client_addr else None
-
-
 def _login_redirect(request):
     return HTTPSeeOther(request.route_path("login", _query={"next": request.path}))
 
@@ -113,7 +109,7 @@ def yank(request):
             release,
             request.POST.get("reason", ""),
             request.user,
-            _client_address(request),
+            request.client_address,
         )
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
@@ -127,7 +123,7 @@ def unyank(request):
         return package
     release = _release(request, package)
     try:
-        services.unyank(request.dbsession, release, request.user, _client_address(request))
+        services.unyank(request.dbsession, release, request.user, request.client_address)
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
     return _done(request, package, f"Release {release.version} is no longer yanked.")
@@ -149,7 +145,7 @@ def add_role(request):
             username,
             request.user,
             role_name=role_name,
-            ip_address=_client_address(request),
+            ip_address=request.client_address,
         )
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
@@ -171,9 +167,7 @@ def remove_role(request):
     username, role_name = role.user.username, role.role_name
     removing_self = role.user_id == request.user.id
     try:
-        services.remove_role(
-            request.dbsession, package, role, request.user, _client_address(request)
-        )
+        services.remove_role(request.dbsession, package, role, request.user, request.client_address)
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
     if removing_self:
