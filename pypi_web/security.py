@@ -78,13 +78,51 @@ LARGE_BODY_ROUTES = ("upload",)
 URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 UTF8_NAMES = ("utf-8", "utf8")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class BadInput(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
+
+
+class RouteMethods:
+    """The methods each route's views serve, read once from the configuration.
+
+    A view without a request_method predicate serves reads (GET and HEAD):
+    its route answers any method today, the home page included, which a
+    well-behaved server does not.
+    """
+
+    READS = ("GET", "HEAD")
+    ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, registry):
+        self.mapper = registry.queryUtility(IRoutesMapper)
+        by_route: dict[str, set[str]] = {}
+        for view in registry.introspector.get_category("views"):
+            introspectable = view["introspectable"]
+            route = introspectable["route_name"]
+            if route is None:
+                continue
+            methods = introspectable["request_methods"] or self.READS
+            if isinstance(methods, str):
+                methods = (methods,)
+            by_route.setdefault(route, set()).update(methods)
+        self.by_route = {
+            route: tuple(m for m in self.ORDER if m in methods)
+            for route, methods in by_route.items()
+        }
+
+    def for_path(self, path: str) -> tuple[str, ...]:
+        """The methods of the first route matching ``path`` (reads where none matches)."""
+        for route in self.mapper.get_routes() if self.mapper is not None else ():
+            if route.match(path) is not None:
+                return self.by_route.get(route.name, self.READS)
+        return self.READS
 
 
 def _has_nul(values) -> bool:
@@ -117,11 +155,9 @@ def _allows_large_body(request) -> bool:
     return False
 
 
-def check_request(request, max_form_bytes: int) -> None:
-    """Raise BadInput when the request cannot be read safely."""
-    environ = request.environ
-    raw_path = environ.get("PATH_INFO", "")
-    if len(raw_path) > MAX_PATH_BYTES:
+def check_path(request) -> str:
+    """The decoded URL path; BadInput when it is too long, not UTF-8, or holds controls."""
+    if len(request.environ.get("PATH_INFO", "")) > MAX_PATH_BYTES:
         raise BadInput(414, f"The URL path is longer than {MAX_PATH_BYTES} bytes.")
     try:
         path = request.path_info
@@ -132,15 +168,17 @@ def check_request(request, max_form_bytes: int) -> None:
     if _has_control_characters(path):
         # Never part of a real URL; echoed into a redirect they would break the header.
         raise BadInput(400, "The URL path contains control characters.")
+    return path
 
-    query = environ.get("QUERY_STRING", "")
+
+def check_query(request) -> None:
+    query = request.environ.get("QUERY_STRING", "")
     if len(query) > MAX_QUERY_BYTES:
         raise BadInput(414, f"The query string is longer than {MAX_QUERY_BYTES} bytes.")
     if _has_control_characters(query):
         raise BadInput(400, "The query string contains control characters (encode them as %XX).")
     try:
-        params = request.GET
-        items = list(params.items())
+        items = list(request.GET.items())
     except (UnicodeDecodeError, LookupError, ValueError):
         raise BadInput(400, "The query string is not valid UTF-8.") from None
     if len(items) > MAX_PARAMETERS:
@@ -148,19 +186,55 @@ def check_request(request, max_form_bytes: int) -> None:
     if _has_nul(k for k, _ in items) or _has_nul(v for _, v in items):
         raise BadInput(400, "The query string contains a NUL character.")
 
+
+def check_cookies(request) -> None:
     try:
         dict(request.cookies)
     except (UnicodeDecodeError, ValueError):
         raise BadInput(400, "A cookie is not valid UTF-8.") from None
 
-    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
-        return
+
+def check_method(request, path: str, allowed: RouteMethods) -> None:
+    """405 with ``Allow`` for a method the matched route's views do not serve."""
+    if request.method in ("GET", "HEAD", "POST"):
+        return  # the views' own predicates decide (a POST-only route's GET is a 404)
+    methods = allowed.for_path(path)
+    raise BadInput(
+        405,
+        f"The method {request.method[:20]} is not allowed here: use {' or '.join(methods)}.",
+        headers={"Allow": ", ".join(methods)},
+    )
+
+
+def _form_items(request, path: str) -> list:
+    try:
+        if request.method in BODY_METHODS:
+            return list(request.POST.items())
+        # WebOb parses a body only for the methods that usually carry one.
+        return _parsed_body(request)
+    except (UnicodeDecodeError, LookupError):
+        raise BadInput(400, "The form data is not valid UTF-8.") from None
+    except Exception:
+        # The multipart parser fails in many ways on a malformed body.
+        log.info("unreadable form body on %s", path, exc_info=True)
+        raise BadInput(400, "The form data could not be read (malformed body).") from None
+
+
+def _parsed_body(request) -> list:
+    """The form a GET or HEAD carries, parsed as a POST's would be (the view ignores it)."""
+    copy = request.copy()
+    copy.method = "POST"
+    return list(copy.POST.items())
+
+
+def check_form(request, path: str, max_form_bytes: int) -> None:
+    """A form body, whatever the method, must be small, UTF-8 and free of NULs."""
     if _allows_large_body(request):
         return
     length = request.content_length or 0
     if length > max_form_bytes:
         raise BadInput(413, f"The request body is larger than {max_form_bytes} bytes.")
-    if request.content_type not in FORM_TYPES:
+    if not length or request.content_type not in FORM_TYPES:
         return
     declared = request.headers.get("Content-Type", "").lower()
     if "charset=" in declared and request.charset.lower().replace("_", "-") not in UTF8_NAMES:
@@ -169,14 +243,7 @@ def check_request(request, max_form_bytes: int) -> None:
         request.body
     ):
         raise BadInput(400, "The form data is not valid UTF-8.")
-    try:
-        form = list(request.POST.items())
-    except (UnicodeDecodeError, LookupError):
-        raise BadInput(400, "The form data is not valid UTF-8.") from None
-    except Exception:
-        # The multipart parser fails in many ways on a malformed body.
-        log.info("unreadable form body on %s", path, exc_info=True)
-        raise BadInput(400, "The form data could not be read (malformed body).") from None
+    form = _form_items(request, path)
     if len(form) > MAX_PARAMETERS:
         raise BadInput(400, f"The form has more than {MAX_PARAMETERS} fields.")
     if _has_nul(k for k, _ in form) or _has_nul(v for _, v in form):
@@ -188,10 +255,24 @@ def check_request(request, max_form_bytes: int) -> None:
         raise BadInput(400, "The form data is not valid UTF-8.")
 
 
+def check_request(request, max_form_bytes: int, allowed: RouteMethods) -> None:
+    """Raise BadInput when the request cannot be read safely."""
+    path = check_path(request)
+    check_query(request)
+    check_cookies(request)
+    check_method(request, path, allowed)
+    check_form(request, path, max_form_bytes)
+
+
 def bad_input_response(request, error: BadInput) -> Response:
     # Self-contained on purpose: the layout reads the very path and query that
     # could not be decoded. The stylesheet keeps it looking like the site.
-    reason = {400: "Bad request", 413: "Request too large", 414: "URL too long"}[error.status]
+    reason = {
+        400: "Bad request",
+        405: "Method not allowed",
+        413: "Request too large",
+        414: "URL too long",
+    }[error.status]
     css = request.static_path("pypi_web:static/css/site.css")
     body = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -202,7 +283,9 @@ def bad_input_response(request, error: BadInput) -> Response:
         f"<h1>{reason}</h1><p>{error.message}</p>"
         '<p><a href="/">Back to the home page</a></p></div></main></body></html>\n'
     )
-    return Response(body, status=error.status, content_type="text/html", charset="utf-8")
+    response = Response(body, status=error.status, content_type="text/html", charset="utf-8")
+    response.headers.update(error.headers)
+    return response
 
 
 def ascii_location(response) -> None:
@@ -234,10 +317,11 @@ def add_security_headers(request, response) -> None:
 
 def input_check_tween_factory(handler, registry):
     max_form_bytes = int(registry.settings.get("security.max_form_bytes", DEFAULT_MAX_FORM_BYTES))
+    allowed = RouteMethods(registry)
 
     def input_check_tween(request):
         try:
-            check_request(request, max_form_bytes)
+            check_request(request, max_form_bytes, allowed)
         except BadInput as error:
             response = bad_input_response(request, error)
             add_security_headers(request, response)
