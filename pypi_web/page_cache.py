@@ -339,6 +339,8 @@ class PageCacheMiddleware:
     def _cacheable(self, environ) -> tuple[str, float | None, dict] | None:
         if environ.get("REQUEST_METHOD") != "GET":
             return None
+        if environ.get("CONTENT_LENGTH", "0") not in ("", "0"):
+            return None  # a GET with a body: the input checks read it, not the cache
         if any(environ.get(name) for name in BYPASS_HEADERS):
             return None
         path = _path(environ)

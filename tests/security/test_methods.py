@@ -57,3 +57,13 @@ def test_the_methods_pages_serve_still_work(raw_client):
     assert raw_client.request("GET", "/").status_code == 200
     assert raw_client.request("HEAD", "/").status_code == 200
     assert raw_client.request("GET", "/search/", b"q=requests").status_code == 200
+
+
+def test_a_cached_page_is_not_served_for_a_bad_form_body(cached_app, cached_testapp):
+    from .conftest import RawClient
+
+    raw = RawClient(cached_app, {})
+    assert raw.request("GET", "/search/", b"q=requests").status_code == 200
+    again = raw.request("GET", "/search/", b"q=requests", b"q=x", FORM + "; charset=latin-1")
+    assert again.status_code == 400
+    assert "declares another charset" in message_of(again)
