@@ -189,3 +189,50 @@ def test_every_worker_serves_a_change_committed_elsewhere(
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def slow_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that each send the start of a request's headers, never the end."""
+    opened = []
+    for n in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(f"GET /?slow={n} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+        opened.append(sock)
+    return opened
+
+
+def trickle(sockets: list[socket.socket], line: int) -> None:
+    """One more header line on each: a slowloris client keeps its connections active."""
+    for sock in sockets:
+        try:
+            sock.sendall(f"X-Slow-{line}: a\r\n".encode())
+        except OSError:
+            pass  # the server closed it: that is allowed
+
+
+def test_slow_clients_do_not_starve_real_ones(migrated_database_url, tmp_path):
+    # About 200 half-open connections took the site offline with waitress's
+    # default connection_limit (100 per worker). production.ini's limits leave
+    # room for them; the reverse proxy in front is what stops many more.
+    port = free_port()
+    server = start(migrated_database_url, port, tmp_path, "--workers", "2")
+    slow: list[socket.socket] = []
+    try:
+        wait_for(lambda: answers(port) and len(children(server.pid)) == 2, what="two workers")
+        slow = slow_connections(port, 250)
+        for line in range(10):
+            trickle(slow, line)
+            # A generous timeout: a starved server never answers these at all.
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/simple/", timeout=15) as page:
+                assert page.status == 200
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=15) as page:
+                assert page.status == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server.communicate()
