@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -204,10 +205,8 @@ def slow_connections(port: int, count: int) -> list[socket.socket]:
 def trickle(sockets: list[socket.socket], line: int) -> None:
     """One more header line on each: a slowloris client keeps its connections active."""
     for sock in sockets:
-        try:
+        with contextlib.suppress(OSError):  # the server closed it: that is allowed
             sock.sendall(f"X-Slow-{line}: a\r\n".encode())
-        except OSError:
-            pass  # the server closed it: that is allowed
 
 
 def test_slow_clients_do_not_starve_real_ones(migrated_database_url, tmp_path):

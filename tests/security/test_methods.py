@@ -19,7 +19,9 @@ BROKEN_MULTIPART = (b"--x\r\nContent-Disposition: form-data\r\n\r\n", "multipart
         (*BROKEN_MULTIPART, "could not be read"),
     ],
 )
-def test_a_bad_form_body_is_400_whatever_the_method(raw_client, method, body, content_type, message):
+def test_a_bad_form_body_is_400_whatever_the_method(
+    raw_client, method, body, content_type, message
+):
     response = raw_client.request(method, "/search/", b"", body, content_type)
     assert response.status_code == 400
     if method != "HEAD":
