@@ -3,7 +3,7 @@
 from pyramid.config import Configurator
 from pyramid.settings import asbool
 
-from . import page_cache
+from . import hosts, page_cache
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
 from .migrations.views import CACHE_KEY as SCHEMA_CHECK_CACHE
@@ -45,4 +45,5 @@ def main(global_config, **settings):
     app = config.make_wsgi_app()
     if asbool(settings.get("templates.precompile")):
         precompile_templates(config.registry)
-    return page_cache.wrap(app)
+    # Outermost: the cache's keys, and every URL, carry the public host.
+    return hosts.wrap(page_cache.wrap(app), settings)

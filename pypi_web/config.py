@@ -25,6 +25,8 @@ ENVIRONMENT_VALUES = {
     "PYPI_WEB_DATABASE_URL": "sqlalchemy.url",
     "PYPI_WEB_FILES_DIR": "files.storage_dir",
     "PYPI_WEB_UPSTREAMS": "pypi_web.upstreams",
+    "PYPI_WEB_PUBLIC_URL": "pypi_web.public_url",
+    "PYPI_WEB_ALLOWED_HOSTS": "pypi_web.allowed_hosts",
 }
 
 

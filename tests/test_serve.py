@@ -54,9 +54,12 @@ def wait_for(condition, seconds: float = 30.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start(database_url: str, port: int, tmp_path: Path, *options: str) -> subprocess.Popen:
+def start(
+    database_url: str, port: int, tmp_path: Path, *options: str, **variables: str
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        **variables,
         "PYPI_WEB_DATABASE_URL": database_url,
         "PYPI_WEB_FILES_DIR": str(tmp_path / "files"),
         "PYPI_WEB_SECRET": "serve-test-secret-0123456789abcdefghijkl",
@@ -217,7 +220,7 @@ def test_slow_clients_do_not_starve_real_ones(migrated_database_url, tmp_path):
     server = start(migrated_database_url, port, tmp_path, "--workers", "2")
     slow: list[socket.socket] = []
     try:
-        wait_for(lambda: answers(port) and len(children(server.pid)) == 2, what="two workers")
+        wait_for(lambda: answers(port) and len(children(server.pid)) == 2, 120, "two workers")
         slow = slow_connections(port, 250)
         for line in range(10):
             trickle(slow, line)
@@ -229,6 +232,50 @@ def test_slow_clients_do_not_starve_real_ones(migrated_database_url, tmp_path):
     finally:
         for sock in slow:
             sock.close()
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server.communicate()
+
+
+def raw_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """(status, the whole answer) for a request with exactly these headers."""
+    lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(("\r\n".join([*lines, "Connection: close", "", ""])).encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    text = answer.decode("latin-1")
+    return int(text.split(" ", 2)[1]), text
+
+
+def test_production_refuses_hosts_it_does_not_serve(migrated_database_url, tmp_path):
+    port = free_port()
+    server = start(
+        migrated_database_url,
+        port,
+        tmp_path,
+        "--workers",
+        "1",
+        PYPI_WEB_PUBLIC_URL="https://pypi.example.org",
+    )
+    try:
+        wait_for(lambda: answers(port), 120, what="the server")
+        status, answer = raw_get(port, "/simple/", {"Host": "evil.example.net"})
+        assert status == 400
+        assert "This site does not serve the host 'evil.example.net'" in answer
+        # From the trusted proxy (127.0.0.1), X-Forwarded-Host is the Host.
+        forwarded = {"Host": "pypi.example.org", "X-Forwarded-Host": "evil.example.net"}
+        assert raw_get(port, "/simple/", forwarded)[0] == 400
+        # The slash added to /search: a relative redirect WebOb makes absolute.
+        status, answer = raw_get(port, "/search", {"Host": "pypi.example.org"})
+        assert status == 301
+        assert "Location: https://pypi.example.org/search/" in answer
+        assert "evil" not in answer
+    finally:
         server.terminate()
         try:
             server.wait(15)
