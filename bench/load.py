@@ -5,8 +5,8 @@ connections for 60 s against the production set-up, on SQLite and Postgres.
     .venv/bin/python bench/load.py --backends sqlite --seconds 20
 
 The server is `pypi-web-serve` with production.ini as it stands (its [server:main]
-limits and threads, its app settings), 2 workers, on a database that bench/run.py
-makes (and reuses). Reports throughput, p50 and p99 latency, errors (non-2xx/3xx
+limits and threads, its app settings), 2 workers, on a database bench/run.py's
+helpers generate afresh. Reports throughput, p50 and p99 latency, errors (non-2xx/3xx
 answers and socket errors), timeouts and the server's memory. See bench/README.md.
 Not part of the test suite: it asserts nothing, it measures.
 """
@@ -278,13 +278,13 @@ def main() -> int:
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pypi-web-bench"
     )
-    parser.add_argument("--no-reuse", action="store_true", help="regenerate the databases")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     random.seed(1)
     results = []
     for backend in args.backends.split(","):
-        ds = run.dataset(backend, args.packages, args.workdir, reuse=not args.no_reuse)
+        # A database made afresh each run: the last run's uploads added projects to it.
+        ds = run.dataset(backend, args.packages, args.workdir, reuse=False)
         results.append(load_run(ds, args, args.workdir))
     print(f"load: {args.connections} connections, {args.seconds:.0f} s, mix {MIX}")
     for result in results:
