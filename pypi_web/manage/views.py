@@ -183,7 +183,7 @@ def index_rules(request):
         return package
     try:
         services.set_index_rules(
-            request.dbsession, package, request.POST, request.user, _client_address(request)
+            request.dbsession, package, request.POST, request.user, request.client_address
         )
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
@@ -202,7 +202,7 @@ def set_status(request):
             request.POST.get("status", ""),
             request.POST.get("reason"),
             request.user,
-            ip_address=_client_address(request),
+            ip_address=request.client_address,
         )
     except services.ManageError as exc:
         return manage_page(request, package, str(exc))
