@@ -50,10 +50,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("packages", schema=None) as batch_op:
-        # migration-lint: allow drop_column -- the owners' settings, undone with the feature
-        batch_op.drop_column("alternate_locations")
-        # migration-lint: allow drop_column -- the owners' settings, undone with the feature
-        batch_op.drop_column("tracks")
-        # migration-lint: allow drop_column -- the owners' settings, undone with the feature
-        batch_op.drop_column("upstream_mode")
+    # Not batch mode: SQLite drops these in place (3.35+), where rebuilding the
+    # table would drop the full-text search triggers on packages.
+    # migration-lint: allow drop_column -- the owners' settings, undone with the feature
+    op.drop_column("packages", "alternate_locations")
+    # migration-lint: allow drop_column -- the owners' settings, undone with the feature
+    op.drop_column("packages", "tracks")
+    # migration-lint: allow drop_column -- the owners' settings, undone with the feature
+    op.drop_column("packages", "upstream_mode")

@@ -49,8 +49,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("packages", schema=None) as batch_op:
-        # migration-lint: allow drop_column -- the statuses, undone with the feature
-        batch_op.drop_column("status_reason")
-        # migration-lint: allow drop_column -- the statuses, undone with the feature
-        batch_op.drop_column("status")
+    # Not batch mode: SQLite drops these in place (3.35+), where rebuilding the
+    # table would drop the full-text search triggers on packages.
+    # migration-lint: allow drop_column -- the statuses, undone with the feature
+    op.drop_column("packages", "status_reason")
+    # migration-lint: allow drop_column -- the statuses, undone with the feature
+    op.drop_column("packages", "status")
