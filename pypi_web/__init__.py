@@ -20,6 +20,8 @@ def main(global_config, **settings):
     with Configurator(settings=settings) as config:
         config.include("pyramid_chameleon")
         config.include(".models")
+        # The database away or locked: 503, not 500 (pypi_web.outage).
+        config.include(".outage")
         # Refuse to serve on a schema the code does not match (pypi_web.migrations.guard).
         check_schema_at_startup(
             config.registry["dbengine"],

@@ -10,18 +10,20 @@ Writes are atomic: the bytes go to a temporary file in the storage
 directory, are fsynced, then renamed into place, so a reader sees the whole
 file or none. The database row and the file must come and go together, so
 ``StoredUpload`` ties the files it wrote to the request's transaction: they
-are removed again if the transaction does not commit (see ``bind``).
+are removed again if the transaction does not commit (see ``bind``), without
+asking the database (the reason it did not commit may be that it is away).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 SETTING = "files.storage_dir"
 CHUNK = 1024 * 1024
 TEMP_DIR = ".incoming"
+# Held while a file is placed or removed: "was it there" and "is it still the
+# one this upload placed" are each one step for every process sharing the directory.
+PLACE_LOCK = ".place.lock"
 METADATA_SUFFIX = ".metadata"
 # What a stored path looks like; anything else in a /files/ URL is not ours.
 STORED_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/([0-9a-f]{64})/([^/\\]+)$")
@@ -72,6 +77,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """A file put in place: its path and which file it is (device and inode)."""
+
+    relative: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path, relative: str) -> Placed:
+        stat = path.stat()
+        return cls(relative, stat.st_dev, stat.st_ino)
+
+
 @dataclass
 class FileStorage:
     root: Path
@@ -87,6 +106,15 @@ class FileStorage:
         directory = self.root / TEMP_DIR
         directory.mkdir(parents=True, exist_ok=True)
         return directory
+
+    @contextlib.contextmanager
+    def _placing(self):
+        with open(self._temp_dir() / PLACE_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def receive(self, stream: BinaryIO, max_bytes: int) -> Received:
         """Copy ``stream`` to a temporary file, hashing it; FileTooLarge past ``max_bytes``."""
@@ -111,16 +139,29 @@ class FileStorage:
             raise
         return Received(Path(name), size, sha256.hexdigest(), md5.hexdigest(), blake2.hexdigest())
 
-    def _place(self, source: Path, relative: str) -> bool:
-        """Rename ``source`` to ``relative``; True when no file was there before."""
+    def _place(self, source: Path, relative: str) -> Placed | None:
+        """Rename ``source`` to ``relative``; what was placed when no file was there before."""
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        existed = target.exists()
-        os.replace(source, target)
+        with self._placing():
+            existed = target.exists()
+            os.replace(source, target)
+            placed = Placed.of(target, relative)
         _fsync_dir(target.parent)
-        return not existed
+        return None if existed else placed
 
-    def write_bytes(self, relative: str, data: bytes) -> bool:
+    def remove_placed(self, placed: Placed) -> None:
+        """Remove a file this process placed, unless another has been placed over it since."""
+        target = self.root / placed.relative
+        with self._placing():
+            try:
+                if Placed.of(target, placed.relative) != placed:
+                    return  # another upload's (the same bytes, placed after ours)
+            except FileNotFoundError:
+                return
+            self.remove(placed.relative)
+
+    def write_bytes(self, relative: str, data: bytes) -> Placed | None:
         fd, name = tempfile.mkstemp(dir=self._temp_dir(), prefix="write-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -132,7 +173,7 @@ class FileStorage:
             Path(name).unlink(missing_ok=True)
             raise
 
-    def store(self, received: Received, relative: str) -> bool:
+    def store(self, received: Received, relative: str) -> Placed | None:
         return self._place(received.temp_path, relative)
 
     def remove(self, relative: str) -> None:
@@ -166,14 +207,15 @@ class StoredUpload:
 
     Two identical uploads racing use the same hash-addressed path, and the
     loser's failure must not remove the winner's file. The loser never gets
-    as far as writing (its rows are refused first: the upload flushes its
-    rows before it writes), and ``still_referenced(path)`` is asked before
-    anything is removed, in case a committed row points at the file after all.
+    as far as writing while the winner's rows stand (its own rows are refused
+    first: the upload flushes its rows before it writes). A winner that writes
+    after the loser aborted places a file of its own over the loser's, and the
+    loser removes only the very file it placed (same inode): no question to
+    the database, which may be what failed the transaction.
     """
 
     storage: FileStorage
-    still_referenced: Callable[[str], bool]
-    paths: list[str] = field(default_factory=list)
+    placed: list[Placed] = field(default_factory=list)
 
     def bind(self, txn) -> None:
         txn.addAfterCommitHook(self._after_commit)
@@ -182,12 +224,12 @@ class StoredUpload:
     # Only files this upload created are ever removed: a file that was already
     # there (the same bytes, placed by an upload that committed) is not ours.
     def write(self, received: Received, relative: str) -> None:
-        if self.storage.store(received, relative):
-            self.paths.append(relative)
+        if placed := self.storage.store(received, relative):
+            self.placed.append(placed)
 
     def write_bytes(self, relative: str, data: bytes) -> None:
-        if self.storage.write_bytes(relative, data):
-            self.paths.append(relative)
+        if placed := self.storage.write_bytes(relative, data):
+            self.placed.append(placed)
 
     def _after_commit(self, success: bool) -> None:
         if not success:
@@ -197,17 +239,9 @@ class StoredUpload:
         self._remove()
 
     def _remove(self) -> None:
-        for relative in self.paths:
-            base = relative.removesuffix(METADATA_SUFFIX)
-            try:
-                if self.still_referenced(base):
-                    continue
-            except Exception:
-                # Unsure: keeping an orphan file is harmless, losing a served one is not.
-                log.exception("could not check whether %s is still referenced", base)
-                continue
-            self.storage.remove(relative)
-        self.paths.clear()
+        for placed in self.placed:
+            self.storage.remove_placed(placed)
+        self.placed.clear()
 
 
 def includeme(config):

@@ -42,6 +42,11 @@ its whole body in hand and no Set-Cookie is kept. The key is the whole URL
 least-recently-used dict bounded in bytes (``page_cache.max_bytes``; 0, the
 default, turns it off, as in development, where templates are edited and
 reloaded).
+
+While the database is away (the serial cannot be read, or the site answers
+503 for it: pypi_web.outage), a page the cache holds is served as it was,
+stale if need be, with ``X-Cache: STALE`` (HTTP's stale-if-error): the
+visitor gets the page instead of the 503.
 """
 
 from __future__ import annotations
@@ -63,7 +68,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from pypi_web.legacy.services import JOURNALLED_NAMES
-from pypi_web.models import JournalEntry, Package
+from pypi_web.models import (
+    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_BUSY_TIMEOUT_SETTING,
+    JournalEntry,
+    Package,
+)
 from pypi_web.packaging.names import normalize
 from pypi_web.page_cache_listener import LISTENED, JournalListener
 
@@ -79,6 +89,8 @@ INVALIDATION_SETTING = "page_cache.invalidation"
 QUERY = "query"
 LISTEN = "listen"
 CACHE_HEADER = "X-Cache"
+# Set by pypi_web.outage's 503: the database is away.
+UNAVAILABLE_ENVIRON = "pypi_web.database_unavailable"
 # Bytes of Python objects per kept page besides its text (tuples, dict slot, key):
 # about 2 kB by tracemalloc, so the bound holds for small pages too.
 ENTRY_OVERHEAD = 2048
@@ -130,6 +142,11 @@ class PageCache:
             self._entries.clear()
             self._bytes = 0
 
+    def get_stale(self, key: tuple) -> CachedPage | None:
+        """The page kept for ``key``, current or not (the database is away)."""
+        with self._lock:
+            return self._entries.get(key)
+
     def get(self, key: tuple, is_current: Callable[[tuple], bool]) -> CachedPage | None:
         """The page kept for ``key`` if ``is_current(its dependency)`` and not expired."""
         with self._lock:
@@ -173,6 +190,11 @@ class _ThreadConnection:
         with contextlib.suppress(Exception):  # already broken or closed: nothing to release
             self.connection.close()
 
+    def invalidate(self) -> None:
+        """Drop a broken connection (closing it would try, and log, a rollback)."""
+        with contextlib.suppress(Exception):
+            self.connection.invalidate()
+
     def __del__(self):
         # A thread's locals are released when it ends.
         self.close()
@@ -189,10 +211,14 @@ class SerialReader:
     Python time as the query's round trip).
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, sqlite_timeout: float | None = None):
         # No pool: each thread opens its one connection and keeps it (a pool
         # would only bound how many threads may check the cache at once).
-        self.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        # On SQLite, a lock is waited for as long as the site's own queries wait.
+        connect_args = {"timeout": sqlite_timeout} if sqlite_timeout is not None else {}
+        self.engine = create_engine(
+            engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args=connect_args
+        )
         self._dbapi_error = self.engine.dialect.loaded_dbapi.Error
         self._libpq = self.engine.dialect.driver == "psycopg"
         if self._libpq:
@@ -245,7 +271,7 @@ class SerialReader:
             self._local.held = None
             if held is not None:
                 self._held.discard(held)
-                held.close()
+                held.invalidate()
             raise SerialUnavailable(str(exc)) from exc
 
     # On psycopg, the two queries are prepared once per connection (named
@@ -311,10 +337,17 @@ class PageCacheMiddleware:
         self.cache = cache
         self.routes: dict[str, tuple[str, float | None]] = app.registry["page_cache_routes"]
         engine = app.registry["dbengine"]
-        self.serials = SerialReader(engine)
+        self.outage = app.registry["database_outage"]
+        sqlite_timeout = None
+        if engine.dialect.name == "sqlite":
+            busy_ms = app.registry.settings.get(
+                SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+            )
+            sqlite_timeout = int(busy_ms) / 1000
+        self.serials = SerialReader(engine, sqlite_timeout)
         self.listener: JournalListener | None = None
         if app.registry["page_cache_invalidation"] == LISTEN:
-            self.listener = JournalListener(engine)
+            self.listener = JournalListener(engine, outage=self.outage)
             # This process's own writes count at their commit, not a notification later.
             factory = app.registry["dbsession_factory"]
             event.listen(factory, "after_commit", self._after_commit)
@@ -360,6 +393,14 @@ class PageCacheMiddleware:
         if cacheable is None:
             return self.app(environ, start_response)
         kind, max_age, match = cacheable
+        key = (
+            environ.get("wsgi.url_scheme"),
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT", ""),
+        )
         # Tests hand each request their own (uncommitted) transaction, which
         # nobody hears of: their serials are read through it.
         listened = (
@@ -379,27 +420,27 @@ class PageCacheMiddleware:
             try:
                 dependency = self.serials.current(environ, kind, match)
             except (DBAPIError, SerialUnavailable):
-                # The site answers for itself (its error page) when the database is down.
-                log.warning("page cache: the serial could not be read", exc_info=True)
-                return self.app(environ, start_response)
+                # The site answers for itself (a lost connection is replaced); when
+                # it answers 503, the database is away and the kept page goes out.
+                return self._fill(environ, start_response, key, None, max_age)
+            self.outage.succeeded()
             if dependency is None:
                 return self.app(environ, start_response)
             is_current = dependency.__eq__
-        key = (
-            environ.get("wsgi.url_scheme"),
-            environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
-            environ.get("SCRIPT_NAME", ""),
-            environ.get("PATH_INFO", ""),
-            environ.get("QUERY_STRING", ""),
-            environ.get("HTTP_ACCEPT", ""),
-        )
         page = self.cache.get(key, is_current)
         if page is not None:
-            start_response(page.status, [*page.headerlist, (CACHE_HEADER, "HIT")])
-            return [page.body]
+            # Current, so the database (or the listener's connection to it) answers.
+            self.outage.succeeded()
+            return self._serve(page, start_response, "HIT")
         return self._fill(environ, start_response, key, dependency, max_age)
 
+    @staticmethod
+    def _serve(page: CachedPage, start_response, how: str):
+        start_response(page.status, [*page.headerlist, (CACHE_HEADER, how)])
+        return [page.body]
+
     def _fill(self, environ, start_response, key, dependency, max_age):
+        """The site's answer, kept when ``dependency`` says what it depends on."""
         started: list = []
 
         def capture(status, headerlist, exc_info=None):
@@ -412,8 +453,15 @@ class PageCacheMiddleware:
         if not started:  # an error response, already started
             return app_iter
         status, headerlist = started
+        if environ.get(UNAVAILABLE_ENVIRON) and (page := self.cache.get_stale(key)) is not None:
+            # The site answered 503 for the database: the page as it was instead.
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+            self.outage.stale_instead()
+            return self._serve(page, start_response, "STALE")
         storable = (
-            isinstance(app_iter, list)
+            dependency is not None
+            and isinstance(app_iter, list)
             and status.startswith("200 ")
             # A page with an Age is a copy of another cache's (an upstream's): its
             # freshness is not a serial here.

@@ -58,7 +58,11 @@ class JournalListener:
         max_remembered: int = 10_000,
         reconnect_delay: float = 1.0,
         wake_every: float = 1.0,
+        outage=None,
     ):
+        # pypi_web.outage.OutageLog: a lost connection is the database away,
+        # said once with the site's own 503s, not in a line of its own.
+        self.outage = outage
         self.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self.max_remembered = max_remembered
         self.reconnect_delay = reconnect_delay
@@ -152,6 +156,8 @@ class JournalListener:
             self._stop = threading.Event()
 
     def _listen(self) -> None:
+        # Said once per loss, not at every attempt to listen again (each second).
+        loss_reported = False
         while not self._stop.is_set():
             connection = None
             try:
@@ -163,7 +169,12 @@ class JournalListener:
                 with self._lock:
                     self._live = True
                 self.connected.set()
-                log.info("page cache: listening to the journal")
+                # Back after a loss: the outage's own line says the database is back.
+                log.log(
+                    logging.DEBUG if loss_reported else logging.INFO,
+                    "page cache: listening to the journal",
+                )
+                loss_reported = False
                 while not self._stop.is_set():
                     for notification in driver_connection.notifies(timeout=self.wake_every):
                         self.apply(notification.payload)
@@ -171,12 +182,16 @@ class JournalListener:
                 if connection is not None:
                     connection.invalidate()  # broken: not to be reset, only dropped
                     connection = None
-                if not self._stop.is_set():
-                    log.warning(
-                        "page cache: not listening to the journal (%s); serials are read "
-                        "per request until it is back",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc),
-                    )
+                if not self._stop.is_set() and not loss_reported:
+                    loss_reported = True
+                    if self.outage is not None:
+                        self.outage.failed(exc, counted=False)
+                    else:
+                        log.warning(
+                            "page cache: not listening to the journal (%s); serials are read "
+                            "per request until it is back",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc),
+                        )
             finally:
                 with self._lock:
                     self._live = False

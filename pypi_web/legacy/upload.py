@@ -33,7 +33,7 @@ from pyramid.httpexceptions import (
 from pyramid.response import Response
 from pyramid.view import view_config
 from pyramid_retry import mark_error_retryable
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from pypi_web import audit
@@ -283,20 +283,6 @@ def _set_package_metadata(dbsession, package: Package, meta: UploadMetadata) -> 
     package.classifiers = [known[c] for c in sorted(meta.classifiers)]
 
 
-def _still_referenced(engine):
-    def check(path: str) -> bool:
-        # A fresh connection sees only what has been committed.
-        with engine.connect() as conn:
-            return (
-                conn.execute(
-                    text("SELECT 1 FROM release_files WHERE path = :path"), {"path": path}
-                ).first()
-                is not None
-            )
-
-    return check
-
-
 def _max_upload_bytes(request) -> int:
     return int(request.registry.settings.get("upload.max_bytes", DEFAULT_MAX_UPLOAD_BYTES))
 
@@ -458,7 +444,7 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
     # The rows go to the database first: a refusal by a constraint leaves no file.
     dbsession.flush()
 
-    stored = StoredUpload(request.file_storage, _still_referenced(request.registry["dbengine"]))
+    stored = StoredUpload(request.file_storage)
     stored.bind(request.tm.get())
     stored.write(received, path)
     if core_metadata is not None:

@@ -58,9 +58,18 @@ __all__ = [
 
 configure_mappers()
 
+# How long a statement waits for SQLite's lock before "database is locked"
+# (``sqlite.busy_timeout``, milliseconds); pyramid_retry then tries the request again.
+SQLITE_BUSY_TIMEOUT_SETTING = "sqlite.busy_timeout"
+DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
+
 
 def use_explicit_sqlite_transactions(
-    engine: Engine, *, begin: str = "BEGIN", foreign_keys: bool = True
+    engine: Engine,
+    *,
+    begin: str = "BEGIN",
+    foreign_keys: bool = True,
+    busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
 ) -> None:
     """Make SQLite transactions behave as they do on Postgres.
 
@@ -78,7 +87,7 @@ def use_explicit_sqlite_transactions(
         # SQLite leaves foreign keys off unless every connection asks (and the
         # pragma is ignored inside a transaction, hence here).
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -127,7 +136,8 @@ def retry_when_sqlite_is_locked(engine: Engine) -> None:
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
-        use_explicit_sqlite_transactions(engine)
+        busy_timeout = settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS)
+        use_explicit_sqlite_transactions(engine, busy_timeout_ms=int(busy_timeout))
         retry_when_sqlite_is_locked(engine)
     return engine
 

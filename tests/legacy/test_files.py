@@ -43,10 +43,10 @@ def test_storage_path_is_hash_addressed():
     assert storage_path(sha, "p-1.0.tar.gz") == f"ab/ab/{sha}/p-1.0.tar.gz"
 
 
-def written(storage, manager, referenced=False):
+def written(storage, manager):
     got = received(storage)
     path = storage_path(got.sha256, "demo-1.0.tar.gz")
-    upload = StoredUpload(storage, lambda p: referenced)
+    upload = StoredUpload(storage)
     upload.bind(manager.get())
     upload.write(got, path)
     upload.write_bytes(path + ".metadata", b"Metadata-Version: 2.1\n")
@@ -89,12 +89,17 @@ def test_failed_commit_removes_the_files(storage):
     assert not (storage.root / path).exists()
 
 
-def test_file_a_committed_row_points_at_is_kept_on_abort(storage):
+def test_the_same_file_placed_again_by_another_upload_is_kept_on_abort(storage):
     """Two identical uploads race: the loser's abort must not take the winner's file."""
-    manager = transaction.TransactionManager(explicit=True)
-    manager.begin()
-    path = written(storage, manager, referenced=True)
-    manager.abort()
+    loser = transaction.TransactionManager(explicit=True)
+    loser.begin()
+    path = written(storage, loser)
+    # The winner writes once the loser's rows are gone, before the loser's files are.
+    winner = transaction.TransactionManager(explicit=True)
+    winner.begin()
+    StoredUpload(storage).write(received(storage), path)
+    loser.abort()
+    winner.commit()
     assert (storage.root / path).is_file()
 
 
