@@ -12,6 +12,14 @@ file or none. The database row and the file must come and go together, so
 ``StoredUpload`` ties the files it wrote to the request's transaction: they
 are removed again if the transaction does not commit (see ``bind``), without
 asking the database (the reason it did not commit may be that it is away).
+
+Temporary files live in ``<storage_dir>/.incoming/`` and are named after the
+host and process writing them (``upload-<host>-<pid>-...``). A process killed
+mid-upload (SIGKILL, a crash, the machine going down) leaves its own behind;
+``remove_stale_incoming`` removes those of processes of this host that are no
+longer running, and any older than ``files.incoming_max_age`` seconds (a
+server on another host sharing the directory may have been killed too). The
+site runs it when it starts, and pypi-web-serve for a worker that died.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -36,6 +46,12 @@ TEMP_DIR = ".incoming"
 # Held while a file is placed or removed: "was it there" and "is it still the
 # one this upload placed" are each one step for every process sharing the directory.
 PLACE_LOCK = ".place.lock"
+INCOMING_MAX_AGE_SETTING = "files.incoming_max_age"
+# An upload's temporary file lives for seconds (waitress has the whole body before
+# the site reads it); a day is far beyond any upload still running.
+DEFAULT_INCOMING_MAX_AGE = 24 * 3600
+# A temporary file's name: its prefix, the host and the process that writes it.
+TEMP_NAME = re.compile(r"^(?:upload|write)-(?P<host>[A-Za-z0-9.]+)-(?P<pid>[0-9]+)-")
 METADATA_SUFFIX = ".metadata"
 # What a stored path looks like; anything else in a /files/ URL is not ours.
 STORED_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/([0-9a-f]{64})/([^/\\]+)$")
@@ -63,6 +79,24 @@ def storage_path(sha256: str, filename: str) -> str:
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}/{filename}"
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", ".", socket.gethostname()) or "host"
+
+
+def _temp_prefix(kind: str) -> str:
+    return f"{kind}-{_host()}-{os.getpid()}-"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _fsync_dir(path: Path) -> None:
     # The rename is durable only once its directory is synced (POSIX).
     try:
@@ -75,6 +109,13 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _older(path: Path, now: float, max_age: float) -> bool:
+    try:
+        return now - path.stat().st_mtime > max_age
+    except FileNotFoundError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -116,11 +157,37 @@ class FileStorage:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def remove_stale_incoming(self, max_age: float = DEFAULT_INCOMING_MAX_AGE, pid=None) -> int:
+        """Remove temporary files whose writer is gone; how many. ``pid``: that process's only.
+
+        Gone: a process of this host no longer running (or ``pid``, which has
+        exited), or a file older than ``max_age`` seconds, whoever wrote it.
+        """
+        directory = self.root / TEMP_DIR
+        if not directory.is_dir():
+            return 0
+        host, now, removed = _host(), time.time(), 0
+        for path in directory.iterdir():
+            match = TEMP_NAME.match(path.name)
+            if match is None:
+                continue  # the lock file, or nothing of ours
+            mine = match["host"] == host
+            if pid is not None:
+                stale = mine and int(match["pid"]) == pid
+            else:
+                stale = (mine and not _running(int(match["pid"]))) or _older(path, now, max_age)
+            if stale:
+                path.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.warning("removed %d temporary file(s) left by interrupted uploads", removed)
+        return removed
+
     def receive(self, stream: BinaryIO, max_bytes: int) -> Received:
         """Copy ``stream`` to a temporary file, hashing it; FileTooLarge past ``max_bytes``."""
         sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         blake2 = hashlib.blake2b(digest_size=32)
-        fd, name = tempfile.mkstemp(dir=self._temp_dir(), prefix="upload-")
+        fd, name = tempfile.mkstemp(dir=self._temp_dir(), prefix=_temp_prefix("upload"))
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -162,7 +229,7 @@ class FileStorage:
             self.remove(placed.relative)
 
     def write_bytes(self, relative: str, data: bytes) -> Placed | None:
-        fd, name = tempfile.mkstemp(dir=self._temp_dir(), prefix="write-")
+        fd, name = tempfile.mkstemp(dir=self._temp_dir(), prefix=_temp_prefix("write"))
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -245,7 +312,12 @@ class StoredUpload:
 
 
 def includeme(config):
-    storage = FileStorage.from_settings(config.get_settings())
+    settings = config.get_settings()
+    storage = FileStorage.from_settings(settings)
+    # No upload of this process runs yet; those of processes killed before are orphans.
+    storage.remove_stale_incoming(
+        float(settings.get(INCOMING_MAX_AGE_SETTING, DEFAULT_INCOMING_MAX_AGE))
+    )
     config.registry["file_storage"] = storage
     config.add_request_method(
         lambda request: request.registry["file_storage"], "file_storage", reify=True

@@ -16,6 +16,8 @@ it (templates compiled once, memory shared) with no database connection:
 each opens its own. A worker that dies is replaced; a worker that cannot
 start (cannot bind its socket), or workers dying too often, stop the whole
 server with an error. SIGTERM or SIGINT stops the workers and then the parent.
+The temporary files of a worker's uploads in flight when it died are removed
+(pypi_web.files); loading the app removes those a killed server left.
 """
 
 from __future__ import annotations
@@ -86,9 +88,15 @@ def listening_sockets(adjustments: Adjustments, reuse_port: bool) -> list[socket
 class Supervisor:
     """Forks the workers, replaces those that die, stops them all on a signal."""
 
-    def __init__(self, serve_worker: Callable[[], None], workers: int):
+    def __init__(
+        self,
+        serve_worker: Callable[[], None],
+        workers: int,
+        worker_exited: Callable[[int], None] = lambda pid: None,
+    ):
         self.serve_worker = serve_worker
         self.workers = workers
+        self.worker_exited = worker_exited
         self.pids: set[int] = set()
         self.restarts: list[float] = []
         self.stopping = False
@@ -132,6 +140,8 @@ class Supervisor:
                 break
             ours = pid in self.pids
             self.pids.discard(pid)
+            if ours:
+                self.worker_exited(pid)
             if not ours or self.stopping:
                 continue
             code = os.waitstatus_to_exitcode(status)
@@ -159,6 +169,22 @@ def close_connections(app) -> None:
     close_cache = getattr(app, "close", None)  # the page cache's connections
     if close_cache is not None:
         close_cache()
+
+
+def worker_exited(app) -> Callable[[int], None]:
+    """What to clean up after a worker: the temporary files of its unfinished uploads."""
+    registry = getattr(app, "registry", None)
+    storage = registry.get("file_storage") if registry is not None else None
+    if storage is None:
+        return lambda pid: None
+
+    def clean(pid: int) -> None:
+        try:
+            storage.remove_stale_incoming(pid=pid)
+        except OSError:
+            log.exception("could not remove the temporary files of worker %d", pid)
+
+    return clean
 
 
 def serve(app, server_settings: dict, workers: int, quiet: bool = False) -> int:
@@ -202,7 +228,7 @@ def serve(app, server_settings: dict, workers: int, quiet: bool = False) -> int:
             flush=True,
         )
     try:
-        return Supervisor(serve_worker, workers).run()
+        return Supervisor(serve_worker, workers, worker_exited(app)).run()
     finally:
         for sock in shared:
             sock.close()

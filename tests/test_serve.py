@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -282,3 +286,129 @@ def test_production_refuses_hosts_it_does_not_serve(migrated_database_url, tmp_p
         except subprocess.TimeoutExpired:
             server.kill()
         server.communicate()
+
+
+def user_token(database_url: str, tmp_path: Path) -> str:
+    """An account and its upload token, made with the operator's command."""
+    env = {
+        **os.environ,
+        "PYPI_WEB_DATABASE_URL": database_url,
+        "PYPI_WEB_FILES_DIR": str(tmp_path / "files"),
+        "PYPI_WEB_SECRET": "serve-test-secret-0123456789abcdefghijkl",
+    }
+    command = [sys.executable, "-m", "pypi_web.accounts.cli", "create", str(PRODUCTION_INI)]
+    result = subprocess.run(
+        [*command, "killed", "--no-password", "--token"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def big_upload(port: int, token: str, version: str) -> threading.Thread:
+    """An 80 MB sdist posted in a thread (its answer, if any, does not matter)."""
+    content = os.urandom(80 * 1024 * 1024)
+    boundary = "killedboundary"
+    fields = {
+        ":action": "file_upload",
+        "metadata_version": "2.1",
+        "name": "killed",
+        "version": version,
+        "filetype": "sdist",
+        "pyversion": "source",
+        "sha256_digest": hashlib.sha256(content).hexdigest(),
+    }
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="killed-{version}.tar.gz"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    )
+    body = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    credentials = base64.b64encode(f"__token__:{token}".encode()).decode()
+
+    def post():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            connection.request(
+                "POST",
+                "/legacy/",
+                body=body,
+                headers={
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Authorization": f"Basic {credentials}",
+                },
+            )
+            connection.getresponse().read()
+        connection.close()
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    return thread
+
+
+def incoming(files: Path) -> list[str]:
+    directory = files / ".incoming"
+    return (
+        [p.name for p in directory.iterdir() if not p.name.startswith(".")]
+        if directory.is_dir()
+        else []
+    )
+
+
+def kill_mid_upload(port: int, token: str, files: Path, version: str, kill) -> list[str]:
+    """Kill (``kill()``) while an upload's temporary file exists; the files there then."""
+    for attempt in range(5):
+        upload = big_upload(port, token, f"{version}.{attempt}")
+        # waitress has the whole body before the site reads it: the temporary
+        # file lives while the site copies and hashes it, then is gone.
+        while upload.is_alive() and not (caught := incoming(files)):
+            time.sleep(0.002)
+        if caught:
+            kill()
+            upload.join(60)
+            return caught
+        upload.join(60)
+    raise AssertionError("no upload was caught in flight")
+
+
+def test_uploads_killed_mid_way_leave_no_temporary_file(migrated_database_url, tmp_path):
+    token = user_token(migrated_database_url, tmp_path)
+    files = tmp_path / "files"
+    port = free_port()
+    server = start(migrated_database_url, port, tmp_path, "--workers", "1")
+    try:
+        wait_for(lambda: answers(port) and len(children(server.pid)) == 1, 60, "the worker")
+        # A worker killed: the server replaces it and removes what it left.
+        worker = next(iter(children(server.pid)))
+        caught = kill_mid_upload(port, token, files, "1", lambda: os.kill(worker, signal.SIGKILL))
+        assert all(f"-{worker}-" in name for name in caught)
+        wait_for(lambda: not incoming(files), what="the dead worker's files removed")
+        wait_for(lambda: answers(port) and children(server.pid), what="a new worker")
+        # The whole server killed: its workers' files stay until the next start.
+        everything = [server.pid, *children(server.pid)]
+
+        def kill_server():
+            for pid in everything:
+                os.kill(pid, signal.SIGKILL)
+
+        kill_mid_upload(port, token, files, "2", kill_server)
+        _, first_stderr = server.communicate(timeout=30)
+        wait_for(lambda: not answers(port), what="the killed server gone")
+        assert incoming(files)
+        server = start(migrated_database_url, port, tmp_path, "--workers", "1")
+        wait_for(lambda: answers(port), 60, "the restarted server")
+        assert incoming(files) == []
+        assert get(f"http://127.0.0.1:{port}/simple/") == 200
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    # Each removal said once: by the server for its dead worker, then at the new start.
+    assert "removed 1 temporary file(s) left by interrupted uploads" in first_stderr
+    assert "temporary file(s) left by interrupted uploads" in stderr

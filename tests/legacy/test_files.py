@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import transaction
@@ -101,6 +105,32 @@ def test_the_same_file_placed_again_by_another_upload_is_kept_on_abort(storage):
     loser.abort()
     winner.commit()
     assert (storage.root / path).is_file()
+
+
+def test_stale_incoming_files_are_removed(storage):
+    """A killed process's temporary files go; a running one's, and another host's, stay."""
+    incoming = storage.root / ".incoming"
+    running = received(storage)  # this process's: still running
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = running.temp_path.name.split("-")[1]
+    orphan = incoming / f"upload-{host}-{int(finished.stdout)}-abc123"
+    orphan.write_bytes(b"half an upload")
+    elsewhere = incoming / f"upload-otherhost-{os.getpid()}-def456"
+    elsewhere.write_bytes(b"another host's upload in flight")
+    old = incoming / "write-otherhost-1-old"
+    old.write_bytes(b"another host's, from long ago")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert storage.remove_stale_incoming(max_age=3600) == 2
+    left = sorted(p.name for p in incoming.iterdir() if not p.name.startswith("."))
+    assert left == sorted([running.temp_path.name, elsewhere.name])
+    # A worker pypi-web-serve saw die: its files only, whatever their age.
+    assert storage.remove_stale_incoming(pid=os.getpid()) == 1
+    assert not running.temp_path.exists() and elsewhere.exists()
 
 
 def test_full_path_refuses_foreign_paths(storage):
