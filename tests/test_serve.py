@@ -408,7 +408,11 @@ def test_uploads_killed_mid_way_leave_no_temporary_file(migrated_database_url, t
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
+        try:
+            _, stderr = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, stderr = server.communicate(timeout=30)
     # Each removal said once: by the server for its dead worker, then at the new start.
     assert "removed 1 temporary file(s) left by interrupted uploads" in first_stderr
     assert "temporary file(s) left by interrupted uploads" in stderr
