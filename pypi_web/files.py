@@ -94,6 +94,10 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:  # another user's process
         return True
+    # A killed process nobody has reaped yet (a container's init may never) is no writer.
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
     return True
 
 

@@ -411,6 +411,8 @@ def test_uploads_killed_mid_way_leave_no_temporary_file(migrated_database_url, t
         try:
             _, stderr = server.communicate(timeout=30)
         except subprocess.TimeoutExpired:
+            for pid in children(server.pid):
+                os.kill(pid, signal.SIGKILL)
             server.kill()
             _, stderr = server.communicate(timeout=30)
     # Each removal said once: by the server for its dead worker, then at the new start.
