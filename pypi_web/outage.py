@@ -12,8 +12,10 @@ recovers the moment the database is back, with no restart.
 The page cache (pypi_web.page_cache) serves the pages it holds while the
 database is away, stale if need be (stale-if-error), and tells this module.
 
-``database_unavailable(exc)`` decides what counts: everything else stays a
-500 with its traceback (pypi_web.site.views.server_error).
+``database_unavailable(exc)`` decides what counts. SQL the live schema
+refuses (a column dropped under a running release) gets the migrations'
+own 503 (pypi_web.migrations.views); everything else stays a 500 with its
+traceback (pypi_web.site.views.server_error).
 """
 
 from __future__ import annotations
@@ -176,6 +178,9 @@ class DatabaseUnavailablePredicate:
         return database_unavailable(context) == self.value
 
 
+# OperationalError too: the views for SQL the live schema refuses
+# (pypi_web.migrations.views) sit on it, and the most specific context wins.
+@exception_view_config(OperationalError, database_unavailable=True)
 @exception_view_config(DBAPIError, database_unavailable=True)
 @exception_view_config(DisconnectionError, database_unavailable=True)
 @exception_view_config(TimeoutError, database_unavailable=True)
