@@ -369,3 +369,65 @@ def cooldown_testapp(dbengine, app_settings, fake_upstream, tmp_path, tm, dbsess
         dbengine, app_settings, fake_upstream, tmp_path, **{"upstream.cooldown_days": "7"}
     )
     return client_in_transaction(app, tm, dbsession)
+
+
+# ---- concurrency: requests that commit, each on its own connection ----
+
+
+class CommittingSite:
+    """The app on a database of its own; every request commits (no shared transaction).
+
+    ``client()`` gives a WebTest client with its own cookies; clients used
+    from several threads send truly concurrent requests, each on its own
+    pooled connection. ``session()`` is a plain session to set up and check rows.
+    """
+
+    def __init__(self, url: str, settings: dict[str, str]):
+        self.engine = get_engine({"sqlalchemy.url": url, "sqlalchemy.pool_size": "20"})
+        self.session = get_session_factory(self.engine)
+        self.app = main({}, dbengine=self.engine, **settings)
+
+    def client(self, address: str = "192.0.2.1") -> webtest.TestApp:
+        return webtest.TestApp(
+            self.app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": address}
+        )
+
+    def make_user(self, username: str, password: str = ACCOUNT_PASSWORD):
+        from pypi_web.accounts import services
+
+        with self.session() as session:
+            user = services.create_user(
+                session, username, password, email=f"{username.lower()}@example.org"
+            )
+            session.commit()
+            return user
+
+
+@pytest.fixture
+def committing_site(migrated_database_url, app_settings) -> Iterator[CommittingSite]:
+    site = CommittingSite(migrated_database_url, app_settings)
+    yield site
+    site.engine.dispose()
+
+
+def run_at_once(*calls):
+    """Run the callables in threads released together at a barrier; their results in order."""
+    import threading
+
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        try:
+            results[index] = call()
+        except BaseException as exc:  # reported to the test, not lost in the thread
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a concurrent request hung"
+    return results

@@ -102,17 +102,35 @@ def add_maintainer(
     return role
 
 
+def _lock_owners(dbsession: Session, package: Package) -> set[int]:
+    """The ids of the project's owners, read under the project's row lock.
+
+    Two owners removing each other at once would each count two owners and
+    both succeed. Locking the package row first (Postgres) makes role changes
+    on one project take turns, and the count is read after the other change
+    committed. SQLite ignores FOR UPDATE: its writing requests begin with
+    BEGIN IMMEDIATE (models.writer_engine), so they already take turns.
+    """
+    dbsession.execute(select(Package.id).where(Package.id == package.id).with_for_update())
+    return set(
+        dbsession.scalars(
+            select(Role.user_id).where(Role.package_id == package.id, Role.role_name == OWNER)
+        )
+    )
+
+
 def remove_role(
     dbsession: Session, package: Package, role: Role, user: User, ip_address: str | None = None
 ) -> None:
     if role.package_id != package.id:
         raise ManageError("That role is not on this project.")
-    if role.role_name == OWNER:
-        owners = dbsession.scalars(
-            select(Role.id).where(Role.package_id == package.id, Role.role_name == OWNER)
-        ).all()
-        if len(owners) <= 1:
-            raise ManageError("A project must keep at least one owner.")
+    owners = _lock_owners(dbsession, package)
+    if user.id not in owners:
+        raise ManageError(f"You are no longer an owner of {package.name}.")
+    if dbsession.scalar(select(Role.id).where(Role.id == role.id)) is None:
+        raise ManageError("That role has already been removed.")
+    if role.role_name == OWNER and len(owners) <= 1:
+        raise ManageError("A project must keep at least one owner.")
     username = role.user.username
     dbsession.delete(role)
     journal(dbsession, package, f"remove {role.role_name} {username}", user=user)
