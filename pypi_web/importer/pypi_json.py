@@ -58,6 +58,7 @@ from pypi_web.models import (
 )
 from pypi_web.packaging import versions
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.packaging.services import resembled_project
 
 
 class BadDocument(ValueError):
@@ -474,6 +475,9 @@ class Importer:
         if package is None:
             package = Package(
                 normalized_name=normalized,
+                # A project PyPI accepted beside an older look-alike (before it
+                # checked) is mirrored too, without the value the older one holds.
+                **_unless_resembling(self.dbsession, project.name),
                 created=earliest,
                 last_updated=earliest,
                 **project.fields,
@@ -739,6 +743,11 @@ class Importer:
         last_updated = self.dbsession.scalar(select(func.coalesce(newest_file, newest_release)))
         package.last_updated = last_updated or package.created
         self.dbsession.flush()
+
+
+def _unless_resembling(dbsession: Session, name: str) -> dict[str, None]:
+    """Column values for a new package: no ultranormalized name if another holds it."""
+    return {"ultranormalized_name": None} if resembled_project(dbsession, name) else {}
 
 
 class PypiJsonImporter(Importer):

@@ -311,6 +311,9 @@ def handle_upload(request) -> Response:
     refused = project_status.upload_refusal(package)
     if refused:
         refuse(HTTPBadRequest, refused)
+    if package is None and packaging_services.resembled_project(dbsession, meta.name):
+        # The unique ultranormalized_name settles a race: the loser's retry lands here.
+        refuse(HTTPBadRequest, packaging_services.too_similar_message(meta.name))
     upload = parse_file_fields(form, meta)
 
     storage = request.file_storage

@@ -21,11 +21,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from pypi_web.packaging.names import ultranormalize
+
 from .meta import Base, UTCDateTime
 
 if TYPE_CHECKING:
     from .accounts import Role, User
     from .classifiers import Classifier
+
+
+def _ultranormalized(context) -> str:
+    return ultranormalize(context.get_current_parameters()["name"])
 
 
 class Package(Base):
@@ -38,6 +44,13 @@ class Package(Base):
     name: Mapped[str] = mapped_column(String(200))
     # PEP 503: lower case, runs of "-", "_", "." folded to "-"; every lookup uses it.
     normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
+    # PyPI's "ultranormalized" name (names.ultranormalize), unique: no new
+    # project may look like an existing one, however many requests race.
+    # NULL only for a project imported beside an older one it resembles:
+    # PyPI accepted such pairs before it checked, and a mirror keeps both.
+    ultranormalized_name: Mapped[str | None] = mapped_column(
+        String(200), unique=True, index=True, default=_ultranormalized
+    )
     summary: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     description_content_type: Mapped[str | None] = mapped_column(String(255))

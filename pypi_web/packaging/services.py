@@ -20,12 +20,28 @@ from sqlalchemy.orm import Session, defer, selectinload
 
 from pypi_web.models import OWNER, Package, Release, ReleaseFile, Role, User
 from pypi_web.packaging import versions
+from pypi_web.packaging.names import ultranormalize
 from pypi_web.packaging.rendering import render_description
 
 NEWEST_LIMIT = 10
 # A license field longer than this (or spanning lines) is a whole license
 # text pasted into the metadata; the sidebar shows its first line only.
 LICENSE_SHORT_MAX = 80
+
+
+def resembled_project(dbsession: Session, name: str) -> Package | None:
+    """The existing project ``name`` could be mistaken for (same ultranormalized name)."""
+    return dbsession.scalars(
+        select(Package).where(Package.ultranormalized_name == ultranormalize(name)).limit(1)
+    ).first()
+
+
+def too_similar_message(name: str) -> str:
+    # pypi.org's words, so clients and people recognise the refusal.
+    return (
+        f"The name '{name}' is too similar to an existing project. "
+        "See https://pypi.org/help/#project-name for more information."
+    )
 
 
 def package_by_normalized_name(dbsession: Session, normalized_name: str) -> Package | None:
