@@ -1,8 +1,9 @@
-"""``pypi-web-user``: create users and API tokens without a browser.
+"""``pypi-web-user``: create users and API tokens, disable accounts, without a browser.
 
     pypi-web-user create CONFIG_URI USERNAME [--email E] [--password-stdin | --no-password]
                          [--token [--token-project NAME] [--token-description D]]
     pypi-web-user token CONFIG_URI USERNAME [--project NAME] [--description D]
+    pypi-web-user disable CONFIG_URI USERNAME
 
 For setting up a fresh index from a deployment script (or a test): the new
 token's secret is printed on standard output, alone on its line, and never
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("project")
     status.add_argument("status", choices=("active", "archived", "deprecated", "quarantined"))
     status.add_argument("--reason", default=None)
+
+    disable = commands.add_parser(
+        "disable", help="disable a user: no login or upload, every session ends"
+    )
+    disable.add_argument("config_uri")
+    disable.add_argument("username")
     return parser
 
 
@@ -165,7 +172,11 @@ def run(args, stdin, out) -> None:
             user = services.user_by_username(dbsession, args.username)
             if user is None:
                 raise Refusal(f"there is no user named {args.username!r}")
-            make_token(dbsession, user, args.project, args.description, out)
+            if args.command == "disable":
+                services.disable_user(dbsession, user)
+                print(f"disabled user {user.username}", file=sys.stderr)
+            else:
+                make_token(dbsession, user, args.project, args.description, out)
             dbsession.commit()
     finally:
         dbsession.close()

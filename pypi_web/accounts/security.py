@@ -1,9 +1,12 @@
 """Who is logged in: the session cookie, the security policy and ``request.user``.
 
 The session is a signed (not encrypted) cookie, so it holds nothing secret:
-the user's id, a fingerprint of their password hash and the CSRF token. The
-fingerprint logs every other session out when the password changes, since
-a signed cookie cannot be revoked on the server.
+the user's id, the user's session generation at login, a fingerprint of
+their password hash and the CSRF token. A signed cookie cannot be revoked on
+the server, so logging out, changing the password and disabling the account
+raise the user's ``session_generation`` (services.end_sessions), which ends every
+session started before, a copied cookie included. The fingerprint also ends
+them when a password is changed by a writer that does not know the generation.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from pyramid.settings import asbool
 
 from pypi_web.models import User
 
+from . import services
+
 log = logging.getLogger(__name__)
 
 SESSION_USER_ID = "auth.user_id"
 SESSION_PASSWORD_FINGERPRINT = "auth.password_fingerprint"
+SESSION_GENERATION = "auth.session_generation"
 SESSION_COOKIE_NAME = "session"
 # development.ini's secret: known to everyone who has the source, so never
 # acceptable where the site is public.
@@ -113,19 +119,25 @@ def login(request, user: User) -> None:
     request.session.invalidate()
     request.session[SESSION_USER_ID] = user.id
     request.session[SESSION_PASSWORD_FINGERPRINT] = password_fingerprint(user)
+    request.session[SESSION_GENERATION] = user.session_generation
     request.session.new_csrf_token()
     # request.user was reified as the previous (anonymous) value.
     request.__dict__["user"] = user
 
 
 def logout(request) -> None:
+    user = request.user
+    if user is not None:
+        services.end_sessions(request.dbsession, user)
     request.session.invalidate()
     request.__dict__["user"] = None
 
 
 def remember_password_change(request, user: User) -> None:
-    """Keep this session logged in after its own password change (others end)."""
+    """End the user's other sessions after a password change; this one goes on."""
+    services.end_sessions(request.dbsession, user)
     request.session[SESSION_PASSWORD_FINGERPRINT] = password_fingerprint(user)
+    request.session[SESSION_GENERATION] = user.session_generation
 
 
 def get_user(request) -> User | None:
@@ -136,6 +148,9 @@ def get_user(request) -> User | None:
         return None
     user = request.dbsession.get(User, user_id)
     if user is None or not user.is_active:
+        return None
+    if session.get(SESSION_GENERATION) != user.session_generation:
+        # Logged out, password changed or account disabled since this login.
         return None
     fingerprint = session.get(SESSION_PASSWORD_FINGERPRINT)
     if not isinstance(fingerprint, str) or not hmac.compare_digest(

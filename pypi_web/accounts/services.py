@@ -8,8 +8,9 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pypi_web.models import ApiToken, Package, User, utcnow
 
@@ -88,6 +89,27 @@ def check_password(dbsession: Session, username: str, password: str) -> User | N
     if password_hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     return user
+
+
+def end_sessions(dbsession: Session, user: User) -> None:
+    """End every session ``user`` has: they all carry an older generation now.
+
+    One atomic UPDATE, so two at once (logging out in two tabs) both count.
+    """
+    generation = dbsession.scalar(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_generation=User.session_generation + 1)
+        .returning(User.session_generation),
+        execution_options={"synchronize_session": False},
+    )
+    set_committed_value(user, "session_generation", generation)
+
+
+def disable_user(dbsession: Session, user: User) -> None:
+    """Disable the account: no login, no upload, and every session it had ends."""
+    user.is_active = False
+    end_sessions(dbsession, user)
 
 
 def set_password(user: User, password: str) -> None:

@@ -215,7 +215,7 @@ def change_password(request):
         return account_page(request, password_form=form)
     services.set_password(user, new)
     record(request, "account:password_change", user=user)
-    # Other sessions end (their password fingerprint no longer matches).
+    # Every other session ends; this one goes on.
     security.remember_password_change(request, user)
     request.session.flash("Your password has been changed.", "success")
     return HTTPSeeOther(request.route_path("account"))

@@ -42,6 +42,10 @@ class User(Base):
     is_superuser: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, server_default=func.now())
     last_login: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # Sessions are signed cookies the server cannot revoke one by one: each
+    # remembers this number from its login, and raising it (logout, password
+    # change, disabling the account) ends every session started before.
+    session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
 
     roles: Mapped[list[Role]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -151,3 +151,17 @@ def test_an_admin_quarantines_a_project_and_lifts_it(
     )
     code, _, err = run_cli(["project-status", ini, "nothing-here", "archived"])
     assert code != 0 and "nothing-here" in err
+
+
+def test_disable_ends_the_account_and_its_sessions(ini, migrated_database_url, session_factory_for):
+    assert (
+        run_cli(["create", ini, "gone", "--password-stdin"], stdin="long enough password\n")[0] == 0
+    )
+    code, _, err = run_cli(["disable", ini, "gone"])
+    assert code == 0 and "disabled user gone" in err
+    assert run_cli(["disable", ini, "nobody"])[0] == 1
+    with session_factory_for(migrated_database_url)() as session:
+        user = accounts.user_by_username(session, "gone")
+        assert not user.is_active
+        assert user.session_generation == 1
+        assert accounts.check_password(session, "gone", "long enough password") is None
