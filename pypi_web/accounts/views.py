@@ -114,14 +114,14 @@ def login(request):
     next_url = safe_next(request, request.POST.get("next"))
     values = {"username": username, "next": next_url}
 
-    refusal = throttle.refusal(request.dbsession, username, request.client_address)
+    if not username or not password:
+        request.response.status = 400
+        return {**values, "error": "Enter your username and your password."}
+    refusal = throttle.reserve(request.dbsession, username, request.client_address)
     if refusal is not None:
         request.response.status = HTTPTooManyRequests.code
         request.response.headers["Retry-After"] = str(int(throttle.WINDOW.total_seconds()))
         return {**values, "error": refusal}
-    if not username or not password:
-        request.response.status = 400
-        return {**values, "error": "Enter your username and your password."}
 
     user = services.check_password(request.dbsession, username, password)
     if user is None:
@@ -131,6 +131,7 @@ def login(request):
         # account: the page must not tell which usernames exist.
         return {**values, "error": "The username or password is not correct."}
 
+    throttle.succeeded(request.dbsession, username, request.client_address)
     log_in(request, user)
     return HTTPSeeOther(next_url)
 

@@ -124,7 +124,7 @@ def authenticate(request) -> Uploader | HTTPException:
             )
         return Uploader(token.user, token)
     address = request.client_address
-    refused = throttle.refusal(dbsession, username, address)
+    refused = throttle.reserve(dbsession, username, address)
     if refused is not None:
         return refusal(HTTPTooManyRequests, refused)
     user = accounts.check_password(dbsession, username, password) if password else None
@@ -132,6 +132,7 @@ def authenticate(request) -> Uploader | HTTPException:
         # Counted as a failed login: the password throttle covers uploads too.
         audit.record(dbsession, throttle.LOGIN_FAILED, username=username, ip_address=address)
         return refusal(HTTPForbidden, f"{BAD_CREDENTIALS} The username or password is wrong.")
+    throttle.succeeded(dbsession, username, address)
     return Uploader(user)
 
 

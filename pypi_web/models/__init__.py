@@ -17,7 +17,7 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-from .accounts import MAINTAINER, OWNER, ApiToken, Role, User
+from .accounts import MAINTAINER, OWNER, ApiToken, LoginThrottle, Role, User
 from .classifiers import Classifier, package_classifiers
 from .events import AuditEvent
 from .journal_notify import JOURNAL_CHANNEL
@@ -39,6 +39,7 @@ __all__ = [
     "Base",
     "Classifier",
     "JournalEntry",
+    "LoginThrottle",
     "Package",
     "Release",
     "ReleaseFile",

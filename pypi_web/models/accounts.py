@@ -99,3 +99,19 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
     package: Mapped[Package | None] = relationship()
+
+
+class LoginThrottle(Base):
+    """Password checks counted per client address and per account and address.
+
+    ``username`` is "" on an address's own row. Each row counts the checks
+    of one fixed window (from ``window_start``); accounts.throttle reserves a
+    check with one atomic upsert before the password is verified.
+    """
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(50), primary_key=True)
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    window_start: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
