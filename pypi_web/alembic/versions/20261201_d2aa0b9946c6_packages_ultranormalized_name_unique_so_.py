@@ -47,41 +47,25 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 phase = "expand"
 
-packages = sa.table(
-    "packages",
-    sa.column("id", sa.Integer),
-    sa.column("name", sa.String),
-    sa.column("created", sa.DateTime),
-    sa.column("ultranormalized_name", sa.String),
+# The rule as of this revision, in SQL both backends run (and --sql can print):
+# pypi_web.packaging.names.ultranormalize may change later.
+ULTRANORMALIZED = (
+    "replace(replace(replace(lower(replace(replace(replace(name, '.', ''), '_', ''), '-', '')),"
+    " 'l', '1'), 'i', '1'), 'o', '0')"
 )
-# The rule as of this revision (pypi_web.packaging.names.ultranormalize may change later).
-SEPARATORS = str.maketrans("", "", "._-")
-CONFUSABLES = str.maketrans({"l": "1", "i": "1", "o": "0"})
-
-
-def ultranormalize(name: str) -> str:
-    return name.translate(SEPARATORS).lower().translate(CONFUSABLES)
 
 
 def backfill() -> None:
-    connection = op.get_bind()
-    rows = connection.execute(
-        sa.select(packages.c.id, packages.c.name).order_by(packages.c.created, packages.c.id)
+    op.execute(f"UPDATE packages SET ultranormalized_name = {ULTRANORMALIZED}")
+    # Look-alikes already stored: the oldest keeps the value, the others NULL.
+    # (Postgres plans the EXISTS as a hash semi-join, SQLite with an automatic index.)
+    op.execute(
+        "UPDATE packages SET ultranormalized_name = NULL WHERE EXISTS ("
+        "SELECT 1 FROM packages AS older"
+        " WHERE older.ultranormalized_name = packages.ultranormalized_name"
+        " AND (older.created < packages.created"
+        " OR (older.created = packages.created AND older.id < packages.id)))"
     )
-    taken: set[str] = set()
-    values = []
-    for package_id, name in rows:
-        value = ultranormalize(name)
-        if value not in taken:
-            taken.add(value)
-            values.append({"package_id": package_id, "value": value})
-    if values:
-        connection.execute(
-            packages.update()
-            .where(packages.c.id == sa.bindparam("package_id"))
-            .values(ultranormalized_name=sa.bindparam("value")),
-            values,
-        )
 
 
 def upgrade() -> None:
