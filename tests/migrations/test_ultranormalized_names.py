@@ -5,7 +5,7 @@ from __future__ import annotations
 from .conftest import execute, query, upgrade_at
 
 REVISION = "d2aa0b9946c6"
-BEFORE = "55614669c419"
+BEFORE = "75eaea371f22"
 
 
 def test_backfill_gives_the_oldest_look_alike_the_name(database_factory):
