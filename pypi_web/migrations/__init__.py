@@ -107,12 +107,13 @@ def migration_engine(url: str) -> Engine:
 
 
 def includeme(config):
-    """/_status/schema, and 503 for SQL the database refuses; main() calls the start-up guard."""
+    """/_status/schema, and 503 for SQL the live schema refuses; main() calls the start-up guard."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from .views import database_refused_view, schema_status_view
+    from .views import SchemaRefusedPredicate, database_refused_view, schema_status_view
 
     config.add_route("schema_status", "/_status/schema")
     config.add_view(schema_status_view, route_name="schema_status", renderer="json")
+    config.add_view_predicate("schema_refused", SchemaRefusedPredicate)
     for refused in (OperationalError, ProgrammingError):
-        config.add_exception_view(database_refused_view, context=refused)
+        config.add_exception_view(database_refused_view, context=refused, schema_refused=True)

@@ -32,13 +32,44 @@ def schema_status_view(request):
     return body
 
 
-def database_refused_view(exc, request):
-    """A query the live schema or server refused: 503 and the reason, never a 500.
+# What each backend says when a statement names a table or column the schema lacks:
+# SQLite's messages, Postgres's SQLSTATEs undefined_table and undefined_column.
+SQLITE_SCHEMA_REFUSALS = ("no such table", "no such column", "has no column named")
+POSTGRES_SCHEMA_REFUSALS = ("42P01", "42703")
 
-    What gets here is the database refusing this code's SQL (a column a
-    contract revision dropped under a running release: "no such column",
-    UndefinedColumn) or not answering (server away). Both pass: roll the
-    schema or the code forward, or bring the server back.
+
+def schema_refused(exc: BaseException) -> bool:
+    """Whether the database refused the SQL for naming what its schema lacks."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in POSTGRES_SCHEMA_REFUSALS
+    message = str(orig or "").lower()
+    return any(text in message for text in SQLITE_SCHEMA_REFUSALS)
+
+
+class SchemaRefusedPredicate:
+    """``schema_refused=True``: the exception view is for SQL the live schema refuses."""
+
+    def __init__(self, value, config):
+        self.value = bool(value)
+
+    def text(self):
+        return f"schema_refused = {self.value}"
+
+    phash = text
+
+    def __call__(self, context, request):
+        return schema_refused(context) == self.value
+
+
+def database_refused_view(exc, request):
+    """SQL the live schema refuses: 503 naming what is missing, never a 500.
+
+    What gets here is a table or column a contract revision dropped under a
+    running release ("no such column", UndefinedColumn): it passes once the
+    code or the schema rolls forward. Other database errors are the code's
+    (a 500) or the database away (pypi_web.outage).
     """
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     reason = first[0] if first else type(exc).__name__
