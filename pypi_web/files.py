@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,14 @@ class StoredUpload:
         for placed in self.placed:
             self.storage.remove_placed(placed)
         self.placed.clear()
+
+
+def download_url(prefix: str, url: str | None, path: str | None) -> str:
+    """Where a file downloads from: this site's storage (``prefix``, the "file" route's
+    URL, then the stored path) when it was uploaded, else its original URL (imported)."""
+    if path is not None:
+        return prefix + quote(path)
+    return url or ""
 
 
 def includeme(config):

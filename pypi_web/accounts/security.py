@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 
-from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.exceptions import ConfigurationError
 from pyramid.session import SignedCookieSessionFactory
 from pyramid.settings import asbool
@@ -43,6 +43,8 @@ SECRET_ENVIRONMENT_VAR = "PYPI_WEB_SECRET"
 ENVIRONMENT_SETTING = "pypi_web.environment"
 ENVIRONMENT_VAR = "PYPI_WEB_ENV"
 PUBLIC_ENVIRONMENTS = ("production", "staging")
+# The permission of a logged-in user's own pages and forms (the root's ACL grants it).
+ACCOUNT = "account"
 # Twelve hours of inactivity end a session (Warehouse's figure).
 DEFAULT_SESSION_TIMEOUT = 12 * 60 * 60
 
@@ -195,8 +197,18 @@ class SessionSecurityPolicy:
         return []
 
 
+class Root:
+    """The context of every route without a factory of its own (projects have theirs)."""
+
+    __acl__ = [(Allow, Authenticated, ACCOUNT)]
+
+    def __init__(self, request):
+        self.request = request
+
+
 def includeme(config):
     settings = config.get_settings()
+    config.set_root_factory(Root)
     config.set_session_factory(session_factory_from_settings(settings))
     config.set_security_policy(SessionSecurityPolicy())
     config.add_request_method(get_user, "user", reify=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pyramid.httpexceptions import (
+    HTTPForbidden,
     HTTPMovedPermanently,
     HTTPNotFound,
     HTTPSeeOther,
     HTTPTooManyRequests,
 )
-from pyramid.view import view_config
+from pyramid.view import forbidden_view_config, view_config
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -16,6 +17,7 @@ from pypi_web import audit
 from pypi_web.models import ApiToken, Package, Role, User, utcnow
 
 from . import forms, security, services, throttle
+from .security import ACCOUNT
 
 ACCOUNT_TEMPLATE = "pypi_web:templates/accounts/account.pt"
 
@@ -156,8 +158,16 @@ def logout(request):
     return HTTPSeeOther(request.route_path("home"))
 
 
-def _login_redirect(request):
-    return HTTPSeeOther(request.route_path("login", _query={"next": request.path_qs}))
+@forbidden_view_config()
+def forbidden(exc, request):
+    """A view's ``permission=`` refused: anonymous visitors log in first, others get 403."""
+    if exc.result is None:
+        # Raised by a view on purpose (the upload API's refusals): its own answer.
+        return exc
+    if request.user is None:
+        return HTTPSeeOther(request.route_path("login", _query={"next": request.path_qs}))
+    detail = getattr(request.context, "forbidden_detail", "You may not do this.")
+    return HTTPForbidden(detail)
 
 
 def user_projects(dbsession, user: User) -> list[tuple[Package, str]]:
@@ -194,18 +204,24 @@ def account_page(request, **extra):
     }
 
 
-@view_config(route_name="account", renderer=ACCOUNT_TEMPLATE, request_method=("GET", "HEAD"))
+@view_config(
+    route_name="account",
+    renderer=ACCOUNT_TEMPLATE,
+    request_method=("GET", "HEAD"),
+    permission=ACCOUNT,
+)
 def account(request):
-    if request.user is None:
-        return _login_redirect(request)
     return account_page(request)
 
 
-@view_config(route_name="account_password", renderer=ACCOUNT_TEMPLATE, request_method="POST")
+@view_config(
+    route_name="account_password",
+    renderer=ACCOUNT_TEMPLATE,
+    request_method="POST",
+    permission=ACCOUNT,
+)
 def change_password(request):
     user = request.user
-    if user is None:
-        return _login_redirect(request)
     form, current, new = forms.validate_password_change(request.POST, user)
     if "current_password" not in form.errors and (
         services.check_password(request.dbsession, user.username, current) is None
@@ -222,11 +238,14 @@ def change_password(request):
     return HTTPSeeOther(request.route_path("account"))
 
 
-@view_config(route_name="account_tokens", renderer=ACCOUNT_TEMPLATE, request_method="POST")
+@view_config(
+    route_name="account_tokens",
+    renderer=ACCOUNT_TEMPLATE,
+    request_method="POST",
+    permission=ACCOUNT,
+)
 def create_token(request):
     user = request.user
-    if user is None:
-        return _login_redirect(request)
     projects = {p.normalized_name: p for p, _ in user_projects(request.dbsession, user)}
     form, project = forms.validate_token(request.POST, projects)
     if not form.ok:
@@ -247,11 +266,9 @@ def create_token(request):
     return account_page(request, new_token={"token": token, "secret": secret})
 
 
-@view_config(route_name="account_token_revoke", request_method="POST")
+@view_config(route_name="account_token_revoke", request_method="POST", permission=ACCOUNT)
 def revoke_token(request):
     user = request.user
-    if user is None:
-        return _login_redirect(request)
     try:
         token_id = int(request.matchdict["token_id"])
     except ValueError:

@@ -12,32 +12,21 @@ from __future__ import annotations
 import datetime
 import json
 
-from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from pypi_web.models import Package, Release, ReleaseFile, Role
+from pypi_web.files import download_url
+from pypi_web.models import Package, Release, ReleaseFile
 from pypi_web.packaging import services as packaging_services
-from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.packaging.resources import ProjectResource
 from pypi_web.page_cache import PROJECT
 from pypi_web.simple import caching
-from pypi_web.simple.services import file_url, upload_time_iso
+from pypi_web.simple.services import upload_time_iso
 
-MAX_NAME_LENGTH = 200
-MAX_VERSION_LENGTH = 100
 NO_DOWNLOADS = {"last_day": -1, "last_week": -1, "last_month": -1}
-
-
-def _package(dbsession, normalized: str) -> Package | None:
-    return dbsession.scalars(
-        select(Package)
-        .where(Package.normalized_name == normalized)
-        .options(
-            selectinload(Package.classifiers), selectinload(Package.roles).joinedload(Role.user)
-        )
-    ).one_or_none()
 
 
 def _releases(dbsession, package: Package) -> list[Release]:
@@ -74,7 +63,7 @@ def file_dict(request, prefix: str, release: Release, f: ReleaseFile) -> dict:
         "size": f.size,
         "upload_time": upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
         "upload_time_iso_8601": upload_time_iso(upload_time),
-        "url": file_url(request, prefix, f.url, f.path),
+        "url": download_url(prefix, f.url, f.path),
         "yanked": release.yanked,
         "yanked_reason": release.yanked_reason,
     }
@@ -123,16 +112,6 @@ def info_dict(request, package: Package, release: Release) -> dict:
     }
 
 
-def _lookup(request) -> Package:
-    name = request.matchdict["name"]
-    if len(name) > MAX_NAME_LENGTH or not is_valid_name(name):
-        raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
-    package = _package(request.dbsession, normalize(name))
-    if package is None:
-        raise HTTPNotFound(f"There is no project named {name!r}.")
-    return package
-
-
 def _json_response(request, package: Package, release_id: int | None, build) -> Response:
     serial = package.last_serial
     moment = caching.package_serial_time(request.dbsession, package) or package.created
@@ -171,9 +150,7 @@ def _document(request, package: Package, release: Release, releases: list[Releas
 
 @view_config(route_name="json_project", request_method="GET")
 def json_project(request):
-    package = _lookup(request)
-    if request.matchdict["name"] != package.normalized_name:
-        return HTTPMovedPermanently(request.route_url("json_project", name=package.normalized_name))
+    package = request.context.package
 
     def build():
         releases = _releases(request.dbsession, package)
@@ -188,24 +165,19 @@ def json_project(request):
 @view_config(route_name="json_release", request_method="GET")
 def json_release(request):
     version = request.matchdict["version"]
-    if len(version) > MAX_VERSION_LENGTH:
-        raise HTTPNotFound("There is no release with so long a version.")
-    package = _lookup(request)
+    package = request.context.package
     releases = _releases(request.dbsession, package)
     release = packaging_services.find_release(releases, version)
     if release is None:
         raise HTTPNotFound(f"The project {package.name!r} has no release {version!r}.")
-    if request.matchdict["name"] != package.normalized_name or version != release.version:
-        return HTTPMovedPermanently(
-            request.route_url("json_release", name=package.normalized_name, version=release.version)
-        )
+    request.context.redirect_to_canonical(version=release.version)
     return _json_response(
         request, package, release.id, lambda: _document(request, package, release, None)
     )
 
 
 def includeme(config):
-    config.add_route("json_project", "/pypi/{name}/json")
-    config.add_route("json_release", "/pypi/{name}/{version}/json")
+    config.add_route("json_project", "/pypi/{name}/json", factory=ProjectResource)
+    config.add_route("json_release", "/pypi/{name}/{version}/json", factory=ProjectResource)
     config.cache_pages("json_project", depends_on=PROJECT)
     config.cache_pages("json_release", depends_on=PROJECT)

@@ -22,6 +22,7 @@ import io
 import logging
 from dataclasses import dataclass
 
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.httpexceptions import (
     HTTPBadRequest,
     HTTPException,
@@ -42,6 +43,7 @@ from pypi_web.accounts import throttle
 from pypi_web.files import METADATA_SUFFIX, FileTooLarge, Received, StoredUpload, storage_path
 from pypi_web.models import (
     OWNER,
+    UPLOAD,
     ApiToken,
     Classifier,
     Package,
@@ -246,10 +248,9 @@ def check_permission(dbsession, uploader: Uploader, package: Package | None, nam
         refuse(HTTPForbidden, f"The given token isn't allowed to upload to project {name!r}.")
     if package is None:
         return
-    has_role = dbsession.scalar(
-        select(Role.id).where(Role.package_id == package.id, Role.user_id == uploader.user.id)
-    )
-    if has_role is None:
+    # Basic credentials, not the session: the uploader's principals, the project's ACL.
+    principals = [Everyone, Authenticated, f"user:{uploader.user.id}"]
+    if not ACLHelper().permits(package, principals, UPLOAD):
         refuse(
             HTTPForbidden,
             f"The user {uploader.user.username!r} isn't allowed to upload to project "

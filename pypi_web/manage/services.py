@@ -29,10 +29,6 @@ def role_of(dbsession: Session, package: Package, user: User | None) -> str | No
     )
 
 
-def is_owner(dbsession: Session, package: Package, user: User | None) -> bool:
-    return role_of(dbsession, package, user) == OWNER
-
-
 def yank(
     dbsession: Session, release: Release, reason: str, user: User, ip_address: str | None = None
 ) -> None:

@@ -1,55 +1,28 @@
 """``/manage/project/<name>/``: the owners' page (yank and unyank releases, maintainers).
 
-Owners only: anonymous visitors are sent to the login page, other users get
-403. Every change is a POST with the session's CSRF token (checked by
-Pyramid: CSRF is required by default, see pypi_web.security), then a
+Owners only (``permission=MANAGE``, granted by ``Package.__acl__``): anonymous
+visitors are sent to the login page, other users get 403. Every change is a
+POST with the session's CSRF token (checked by Pyramid: CSRF is required by
+default, see pypi_web.security), then a
 redirect back to the page with a message (post/redirect/get); a change that
 cannot be made re-renders the page with the reason and a 400.
 """
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import (
-    HTTPForbidden,
-    HTTPMovedPermanently,
-    HTTPNotFound,
-    HTTPSeeOther,
-)
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role
+from pypi_web.models import MAINTAINER, MANAGE, OWNER, Package, Release, Role
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging import status as project_status
-from pypi_web.packaging.names import is_valid_name, normalize
 from pypi_web.upstream import rules as upstream_rules
 
 from . import services
 
 TEMPLATE = "pypi_web:templates/manage/project.pt"
-MAX_NAME_LENGTH = 200
-
-
-def _login_redirect(request):
-    return HTTPSeeOther(request.route_path("login", _query={"next": request.path}))
-
-
-def _owned_package(request) -> Package | HTTPSeeOther:
-    """The package named in the URL when the logged-in user owns it."""
-    name = request.matchdict["name"]
-    if len(name) > MAX_NAME_LENGTH or not is_valid_name(name):
-        raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
-    package = request.dbsession.scalars(
-        select(Package).where(Package.normalized_name == normalize(name))
-    ).one_or_none()
-    if package is None:
-        raise HTTPNotFound(f"There is no project named {name!r}.")
-    if request.user is None:
-        return _login_redirect(request)
-    if not services.is_owner(request.dbsession, package, request.user):
-        raise HTTPForbidden(f"Only the owners of {package.name} can manage it.")
-    return package
 
 
 def _release(request, package: Package) -> Release:
@@ -85,23 +58,16 @@ def _done(request, package: Package, message: str) -> HTTPSeeOther:
     return HTTPSeeOther(request.route_path("manage_project", name=package.normalized_name))
 
 
-@view_config(route_name="manage_project", renderer=TEMPLATE, request_method="GET")
+@view_config(
+    route_name="manage_project", renderer=TEMPLATE, request_method="GET", permission=MANAGE
+)
 def manage_project(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
-    if request.matchdict["name"] != package.normalized_name:
-        return HTTPMovedPermanently(
-            request.route_path("manage_project", name=package.normalized_name)
-        )
-    return manage_page(request, package)
+    return manage_page(request, request.context.package)
 
 
-@view_config(route_name="manage_yank", renderer=TEMPLATE, request_method="POST")
+@view_config(route_name="manage_yank", renderer=TEMPLATE, request_method="POST", permission=MANAGE)
 def yank(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     release = _release(request, package)
     try:
         services.yank(
@@ -116,11 +82,11 @@ def yank(request):
     return _done(request, package, f"Release {release.version} has been yanked.")
 
 
-@view_config(route_name="manage_unyank", renderer=TEMPLATE, request_method="POST")
+@view_config(
+    route_name="manage_unyank", renderer=TEMPLATE, request_method="POST", permission=MANAGE
+)
 def unyank(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     release = _release(request, package)
     try:
         services.unyank(request.dbsession, release, request.user, request.client_address)
@@ -129,11 +95,9 @@ def unyank(request):
     return _done(request, package, f"Release {release.version} is no longer yanked.")
 
 
-@view_config(route_name="manage_roles", renderer=TEMPLATE, request_method="POST")
+@view_config(route_name="manage_roles", renderer=TEMPLATE, request_method="POST", permission=MANAGE)
 def add_role(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     username = request.POST.get("username", "").strip()
     role_name = request.POST.get("role_name", MAINTAINER)
     if not username:
@@ -152,11 +116,11 @@ def add_role(request):
     return _done(request, package, f"{role.user.username} is now a {role.role_name.lower()}.")
 
 
-@view_config(route_name="manage_role_remove", renderer=TEMPLATE, request_method="POST")
+@view_config(
+    route_name="manage_role_remove", renderer=TEMPLATE, request_method="POST", permission=MANAGE
+)
 def remove_role(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     try:
         role_id = int(request.matchdict["role_id"])
     except ValueError:
@@ -176,11 +140,11 @@ def remove_role(request):
     return _done(request, package, f"{username} is no longer a {role_name.lower()}.")
 
 
-@view_config(route_name="manage_index_rules", renderer=TEMPLATE, request_method="POST")
+@view_config(
+    route_name="manage_index_rules", renderer=TEMPLATE, request_method="POST", permission=MANAGE
+)
 def index_rules(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     try:
         services.set_index_rules(
             request.dbsession, package, request.POST, request.user, request.client_address
@@ -190,11 +154,11 @@ def index_rules(request):
     return _done(request, package, "The index rules have been saved.")
 
 
-@view_config(route_name="manage_status", renderer=TEMPLATE, request_method="POST")
+@view_config(
+    route_name="manage_status", renderer=TEMPLATE, request_method="POST", permission=MANAGE
+)
 def set_status(request):
-    package = _owned_package(request)
-    if not isinstance(package, Package):
-        return package
+    package = request.context.package
     try:
         services.set_status(
             request.dbsession,

@@ -17,7 +17,7 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-from .accounts import MAINTAINER, OWNER, ApiToken, LoginThrottle, Role, User
+from .accounts import MAINTAINER, MANAGE, OWNER, UPLOAD, ApiToken, LoginThrottle, Role, User
 from .classifiers import Classifier, package_classifiers
 from .events import AuditEvent
 from .journal_notify import JOURNAL_CHANNEL
@@ -32,8 +32,10 @@ metadata = Base.metadata
 __all__ = [
     "JOURNAL_CHANNEL",
     "MAINTAINER",
+    "MANAGE",
     "OWNER",
     "SEARCH_SCHEMA_NAMES",
+    "UPLOAD",
     "ApiToken",
     "AuditEvent",
     "Base",

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 OWNER = "Owner"
 MAINTAINER = "Maintainer"
+# Permissions on a project (Package.__acl__), as Warehouse's roles grant them.
+MANAGE = "manage"
+UPLOAD = "upload"
+ROLE_PERMISSIONS = {OWNER: (MANAGE, UPLOAD), MAINTAINER: (UPLOAD,)}
 
 
 class User(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
+from pyramid.authorization import Allow
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pypi_web.packaging.names import ultranormalize
 
+from .accounts import ROLE_PERMISSIONS
 from .meta import Base, UTCDateTime
 
 if TYPE_CHECKING:
@@ -98,6 +100,13 @@ class Package(Base):
         Index("ix_packages_created", "created"),
         Index("ix_packages_last_updated", "last_updated"),
     )
+
+    def __acl__(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Owners manage and upload, maintainers upload (Pyramid's ACL; principals in
+        pypi_web.accounts.security); nobody else is granted anything."""
+        return [
+            (Allow, f"user:{role.user_id}", ROLE_PERMISSIONS[role.role_name]) for role in self.roles
+        ]
 
     def __repr__(self) -> str:
         return f"<Package {self.normalized_name}>"

@@ -6,6 +6,8 @@ import re
 
 from packaging.utils import canonicalize_name
 
+# Longer names cannot be stored (String(200)).
+MAX_NAME_LENGTH = 200
 # PEP 508's name grammar, as PyPI enforces it on upload.
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[._-]")

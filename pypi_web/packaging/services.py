@@ -44,16 +44,17 @@ def too_similar_message(name: str) -> str:
     )
 
 
-def package_by_normalized_name(dbsession: Session, normalized_name: str) -> Package | None:
-    """The package with its classifiers and its roles' users, in three statements."""
-    return dbsession.scalars(
-        select(Package)
-        .where(Package.normalized_name == normalized_name)
-        .options(
+def package_by_normalized_name(
+    dbsession: Session, normalized_name: str, *, details: bool = True
+) -> Package | None:
+    """The package; with ``details`` its classifiers and roles' users too (three statements)."""
+    query = select(Package).where(Package.normalized_name == normalized_name)
+    if details:
+        query = query.options(
             selectinload(Package.classifiers),
             selectinload(Package.roles).joinedload(Role.user),
         )
-    ).one_or_none()
+    return dbsession.scalars(query).one_or_none()
 
 
 def release_history(dbsession: Session, package_id: int) -> list[Release]:

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from pypi_web.models import Classifier, Package, Release, package_classifiers
 from pypi_web.models.search import PG_RANK_WEIGHTS, SEARCH_TABLE
+from pypi_web.packaging.names import MAX_NAME_LENGTH
 
 PAGE_SIZE = 20
 # Deeper pages would make the database sort ever more rows for nobody:
@@ -60,7 +61,6 @@ MAX_PAGE = 500
 MAX_TERMS = 10
 MAX_TERM_LENGTH = 64
 MAX_CLASSIFIERS = 10
-MAX_NAME_LENGTH = 200
 
 _WORD = re.compile(r"\w+")
 _NAME_SEPARATORS = re.compile(r"[\s._-]+")

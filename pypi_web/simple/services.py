@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pypi_web.files import download_url
 from pypi_web.models import Package, Release, ReleaseFile
 
 API_VERSION = "1.1"
@@ -40,22 +40,9 @@ def project_rows(dbsession: Session) -> list[tuple[str, str, int]]:
         result.close()
 
 
-def package_by_normalized_name(dbsession: Session, normalized_name: str) -> Package | None:
-    return dbsession.scalars(
-        select(Package).where(Package.normalized_name == normalized_name)
-    ).one_or_none()
-
-
 def upload_time_iso(moment: datetime.datetime) -> str:
     """``2026-08-01T12:00:00.123456Z`` (UTC), as PEP 700 and PyPI write it."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def file_url(request, file_url_prefix: str, url: str | None, path: str | None) -> str:
-    """An imported file's original URL, or the download URL of an uploaded one."""
-    if path is not None:
-        return file_url_prefix + quote(path)
-    return url or ""
 
 
 @dataclass
@@ -134,7 +121,7 @@ def project_files(
         files.append(
             SimpleFile(
                 filename=row.filename,
-                url=file_url(request, prefix, row.url, row.path),
+                url=download_url(prefix, row.url, row.path),
                 sha256=row.sha256_digest,
                 requires_python=row.requires_python,
                 size=row.size,

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from html import escape
 from json.encoder import encode_basestring  # the C encoder, one string at a time
 
-from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
 from pyramid.renderers import render
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
@@ -25,7 +24,6 @@ from sqlalchemy import select
 from pypi_web.files import METADATA_SUFFIX, STORED_PATH
 from pypi_web.models import Package, Release, ReleaseFile
 from pypi_web.packaging import status as project_status
-from pypi_web.packaging.names import is_valid_name, normalize
 from pypi_web.upstream import pages as upstream_pages
 from pypi_web.upstream import rules as upstream_rules
 from pypi_web.upstream import views as upstream_views
@@ -51,7 +49,6 @@ MOST_FEATUREFUL = [
 ]
 # Short tags for the ETag: one URL, three representations.
 ETAG_KIND = {TEXT_HTML: "html", V1_HTML: "v1html", V1_JSON: "v1json"}
-MAX_NAME_LENGTH = 200
 
 
 def choose_content_type(request) -> str | None:
@@ -150,20 +147,11 @@ def simple_index(request):
 
 @view_config(route_name="simple_detail", request_method="GET")
 def simple_detail(request):
-    name = request.matchdict["name"]
-    if len(name) > MAX_NAME_LENGTH or not is_valid_name(name):
-        raise HTTPNotFound(f"{name[:100]!r} is not a valid project name.")
-    normalized = normalize(name)
-    package = services.package_by_normalized_name(request.dbsession, normalized)
+    # Looked up, and redirected to its normalized name, by SimpleProjectResource
+    # (pypi_web.simple.resources); None when only an upstream index has it.
+    package = request.context.package
+    normalized = request.context.normalized_name
     uses_upstream = upstream_rules.uses_upstream(request.upstreams, package)
-    if package is None and not uses_upstream:
-        raise HTTPNotFound(f"There is no project named {name!r}.")
-    if name != normalized:
-        location = request.route_url("simple_detail", name=normalized)
-        if request.query_string:
-            location += "?" + request.query_string
-        return HTTPMovedPermanently(location=location)
-
     content_type = choose_content_type(request)
     if content_type is None:
         return not_acceptable()

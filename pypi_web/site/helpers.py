@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from pyramid.interfaces import IRoutesMapper
 
+from pypi_web.files import download_url
 from pypi_web.packaging.rendering import human_size, iso, short_date
 
 __all__ = [
@@ -57,9 +58,7 @@ def package_type_label(packagetype: str) -> str:
 
 
 def file_url(request, release_file) -> str:
-    """Where a file downloads from: its original URL when imported, else this
-    site's own file storage (``/files/<path>``)."""
-    if release_file.url:
-        return release_file.url
+    """A file's download URL on a page (pypi_web.files.download_url's rule)."""
     # The route is "/files/*subpath" (pypi_web.simple): the path fills the star.
-    return route_path_or(request, "file", f"/files/{release_file.path}", subpath=release_file.path)
+    prefix = route_path_or(request, "file", "/files/", subpath="")
+    return download_url(prefix, release_file.url, release_file.path)

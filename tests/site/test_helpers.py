@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyramid import testing
 
+from pypi_web.files import download_url
 from pypi_web.models import ReleaseFile
 from pypi_web.site import helpers
 
@@ -38,6 +39,14 @@ def test_file_url_prefers_the_original_url():
     # The route as pypi_web.simple registers it.
     request = make_request(("file", "/files/*subpath"))
     assert helpers.file_url(request, uploaded) == "/files/ab/cd/a-1.0.tar.gz"
+
+
+def test_pages_link_a_file_as_the_simple_api_does():
+    # Stored here and known by an original URL too: one rule (pypi_web.files) for all.
+    both = ReleaseFile(url="https://files.example.org/a-1.0.tar.gz", path="ab/cd/a-1.0.tar.gz")
+    request = make_request(("file", "/files/*subpath"))
+    assert helpers.file_url(request, both) == download_url("/files/", both.url, both.path)
+    assert helpers.file_url(request, both) == "/files/ab/cd/a-1.0.tar.gz"
 
 
 def test_package_type_label():
