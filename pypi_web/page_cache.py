@@ -67,22 +67,19 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from pypi_web.legacy.services import JOURNALLED_NAMES
 from pypi_web.models import (
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_BUSY_TIMEOUT_SETTING,
     JournalEntry,
     Package,
 )
+from pypi_web.packaging.journal import DEPENDENCIES, INDEX, JOURNALLED_NAMES, PROJECT
 from pypi_web.packaging.names import normalize
 from pypi_web.page_cache_listener import LISTENED, JournalListener
 
 log = logging.getLogger(__name__)
 
-# What a cached route's pages depend on.
-PROJECT = "project"  # the project named by the route's {name}: its id and last_serial
-INDEX = "index"  # the whole index: the newest journal entry's id
-DEPENDENCIES = (PROJECT, INDEX)
+# What a cached route's pages depend on: PROJECT or INDEX (pypi_web.packaging.journal).
 
 SETTING = "page_cache.max_bytes"
 INVALIDATION_SETTING = "page_cache.invalidation"

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from pypi_web.legacy.services import journal
+from pypi_web.packaging.journal import journal
 from pypi_web.models import Package, Release
 from pypi_web.outage import database_unavailable
 

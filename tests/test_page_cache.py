@@ -12,8 +12,8 @@ from pyramid.exceptions import ConfigurationError
 from sqlalchemy import create_engine, event, select, text
 
 from pypi_web import main
-from pypi_web.legacy.services import journal
 from pypi_web.models import OWNER, JournalEntry, Package, Release, Role
+from pypi_web.packaging.journal import journal
 from pypi_web.page_cache import LISTEN, QUERY, CachedPage, PageCache, invalidation
 from pypi_web.page_cache_listener import LISTENED, JournalListener
 

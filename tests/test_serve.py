@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pypi_web.legacy.services import journal
 from pypi_web.models import Package, Release
+from pypi_web.packaging.journal import journal
 
 PRODUCTION_INI = Path(__file__).resolve().parent.parent / "production.ini"
 

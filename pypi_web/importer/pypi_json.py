@@ -43,20 +43,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pypi_web.models import (
     Classifier,
-    JournalEntry,
     Package,
     Release,
     ReleaseFile,
     package_classifiers,
     utcnow,
 )
-from pypi_web.packaging import versions
+from pypi_web.packaging import versions, writer
+from pypi_web.packaging.journal import journal, refresh_last_updated
 from pypi_web.packaging.names import is_valid_name, normalize
 from pypi_web.packaging.services import resembled_project
 
@@ -473,8 +473,8 @@ class Importer:
         earliest = min((t for t in times.values() if t is not None), default=now)
 
         if package is None:
-            package = Package(
-                normalized_name=normalized,
+            package = writer.create_project(
+                self.dbsession,
                 # A project PyPI accepted beside an older look-alike (before it
                 # checked) is mirrored too, without the value the older one holds.
                 **_unless_resembling(self.dbsession, project.name),
@@ -482,8 +482,6 @@ class Importer:
                 last_updated=earliest,
                 **project.fields,
             )
-            self.dbsession.add(package)
-            self.dbsession.flush()
             self.report.packages_created += 1
             self.report.touched.add(package.id)
             new_package, changed = True, True
@@ -550,10 +548,7 @@ class Importer:
                 yanked, reason = release.yanked or (False, None)
                 new_rows.append(
                     {
-                        "package_id": package.id,
                         "version": version,
-                        "canonical_version": versions.canonical_version(version),
-                        "is_prerelease": versions.is_prerelease(version),
                         "created": times[version] or now,
                         "yanked": yanked,
                         "yanked_reason": reason,
@@ -572,12 +567,9 @@ class Importer:
                 updates.append((row.id, changes))
 
         if new_rows:
-            inserted = self.dbsession.execute(
-                insert(Release).returning(Release.version, Release.id), new_rows
-            ).all()
-            release_ids.update(dict(inserted))
+            inserted, _ = writer.add_releases(self.dbsession, package, new_rows)
+            release_ids.update(inserted)
             self.report.releases_created += len(new_rows)
-            self._renumber(release_ids)
         for release_id, changes in updates:
             # One statement each: the changed columns differ from release to release.
             self.dbsession.execute(update(Release).where(Release.id == release_id).values(changes))
@@ -585,13 +577,6 @@ class Importer:
 
         files_changed = self._store_files(package, project, release_ids, authoritative)
         return release_ids, bool(new_rows or updates or files_changed)
-
-    def _renumber(self, release_ids: dict[str, int]) -> None:
-        orders = versions.sort_orders(release_ids)
-        self.dbsession.execute(
-            update(Release),
-            [{"id": release_ids[v], "sort_order": order} for v, order in orders.items()],
-        )
 
     def _store_files(
         self,
@@ -651,7 +636,7 @@ class Importer:
                 updates.append((old.id, changes))
 
         if new_rows:
-            self.dbsession.execute(insert(ReleaseFile), new_rows)
+            writer.add_files(self.dbsession, new_rows)
             self.report.files_created += len(new_rows)
         for file_id, changes in updates:
             self.dbsession.execute(
@@ -717,31 +702,9 @@ class Importer:
             .order_by(Release.sort_order.desc())
             .limit(1)
         )
-        serial = self.dbsession.scalar(
-            insert(JournalEntry)
-            .values(
-                package_name=package.name,
-                version=latest,
-                action="create (imported)" if new_package else "update (imported)",
-            )
-            .returning(JournalEntry.id)
-        )
-        package.last_serial = serial
-        # As the last_updated migration defines it: the newest file upload,
-        # else the newest release (one without files), else the package's creation.
-        newest_file = (
-            select(func.max(ReleaseFile.upload_time))
-            .join(Release)
-            .where(Release.package_id == package.id)
-            .scalar_subquery()
-        )
-        newest_release = (
-            select(func.max(Release.created))
-            .where(Release.package_id == package.id)
-            .scalar_subquery()
-        )
-        last_updated = self.dbsession.scalar(select(func.coalesce(newest_file, newest_release)))
-        package.last_updated = last_updated or package.created
+        action = "create (imported)" if new_package else "update (imported)"
+        journal(self.dbsession, package, action, version=latest)
+        refresh_last_updated(self.dbsession, package)
         self.dbsession.flush()
 
 

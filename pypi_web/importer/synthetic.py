@@ -45,6 +45,8 @@ from tqdm import tqdm
 
 from pypi_web.models import Classifier, JournalEntry, Package, Release, ReleaseFile
 from pypi_web.packaging import versions as pep440
+from pypi_web.packaging import writer
+from pypi_web.packaging.journal import last_updated
 
 from .cli import Refusal, database_error_reason, database_url, open_database, upgrade_hint
 
@@ -555,7 +557,7 @@ class Generator:
         dist = normalized.replace("-", "_")
         moment = created
         requires_python = None
-        for index, (version, prerelease) in enumerate(history):
+        for index, (version, _prerelease) in enumerate(history):
             # Release dates: ordered, spread over the package's life so far.
             moment = created + datetime.timedelta(
                 seconds=span * (index / max(1, release_count)) * rng.uniform(0.9, 1.0)
@@ -565,13 +567,15 @@ class Generator:
             release_id = self.next_release
             self.next_release += 1
             yanked = rng.random() < 0.005
+            # The rows the packaging writer would insert, written in bulk here.
+            implied = writer.version_columns(version)
             batch.releases.append(
                 (
                     release_id,
                     package_id,
                     version,
-                    pep440.canonical_version(version),
-                    prerelease,
+                    implied["canonical_version"],
+                    implied["is_prerelease"],
                     orders[version],
                     moment,
                     summary,
@@ -635,7 +639,7 @@ class Generator:
                 requires_python,
                 created,
                 self.next_serial - 1,
-                moment,
+                last_updated(moment, None, created),
             )
         )
         for classifier in self.classifiers(framework, license_classifier):

@@ -55,9 +55,10 @@ from pypi_web.models import (
 )
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging import status as project_status
-from pypi_web.packaging import versions
+from pypi_web.packaging import writer
+from pypi_web.packaging.journal import journal, refresh_last_updated
 
-from . import distributions, metadata, services
+from . import distributions, metadata
 from .metadata import UploadMetadata
 
 log = logging.getLogger(__name__)
@@ -362,12 +363,10 @@ def _is_identical_again(dbsession, upload: UploadFile, received: Received) -> bo
 
 
 def _new_project(dbsession, meta: UploadMetadata, user: User) -> Package:
-    package = Package(name=meta.name, normalized_name=meta.normalized_name, last_serial=0)
-    dbsession.add(package)
-    dbsession.flush()
+    package = writer.create_project(dbsession, meta.name)
     dbsession.add(Role(user=user, package=package, role_name=OWNER))
-    services.journal(dbsession, package, "create", user=user)
-    services.journal(dbsession, package, f"add {OWNER} {user.username}", user=user)
+    journal(dbsession, package, "create", user=user)
+    journal(dbsession, package, f"add {OWNER} {user.username}", user=user)
     return package
 
 
@@ -379,29 +378,24 @@ def _release_for(dbsession, package: Package, meta: UploadMetadata, upload, user
         if upload.filetype == "sdist" and any(f.packagetype == "sdist" for f in release.files):
             refuse(HTTPBadRequest, "Only one sdist may be uploaded per release.")
         return release
-    release = Release(
-        package=package,
-        version=meta.version,
-        canonical_version=versions.canonical_version(meta.version),
-        is_prerelease=versions.is_prerelease(meta.version),
-        created=utcnow(),
-        summary=meta.summary,
-        description=meta.description,
-        description_content_type=meta.description_content_type,
-        requires_python=meta.requires_python,
-        requires_dist=meta.requires_dist or None,
-        license_expression=meta.license_expression,
-        license_files=meta.license_files or None,
-        provides_extra=meta.provides_extra or None,
-        dynamic=meta.dynamic or None,
-    )
-    dbsession.add(release)
-    dbsession.flush()
-    orders = services.renumber_releases(dbsession, package)
-    if orders[release.version] == max(orders.values()):
+    row = {
+        "version": meta.version,
+        "created": utcnow(),
+        "summary": meta.summary,
+        "description": meta.description,
+        "description_content_type": meta.description_content_type,
+        "requires_python": meta.requires_python,
+        "requires_dist": meta.requires_dist or None,
+        "license_expression": meta.license_expression,
+        "license_files": meta.license_files or None,
+        "provides_extra": meta.provides_extra or None,
+        "dynamic": meta.dynamic or None,
+    }
+    ids, orders = writer.add_releases(dbsession, package, [row])
+    if orders[meta.version] == max(orders.values()):
         _set_package_metadata(dbsession, package, meta)
-    services.journal(dbsession, package, "new release", version=release.version, user=user)
-    return release
+    journal(dbsession, package, "new release", version=meta.version, user=user)
+    return dbsession.get(Release, ids[meta.version])
 
 
 def _store_upload(request, meta, upload, received, package, uploader) -> Response:
@@ -418,35 +412,34 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
     release = _release_for(dbsession, package, meta, upload, user)
 
     path = storage_path(received.sha256, upload.filename)
-    now = utcnow()
-    release_file = ReleaseFile(
-        release=release,
-        filename=upload.filename,
-        packagetype=upload.filetype,
-        python_version=upload.python_version,
-        requires_python=release.requires_python,
-        size=received.size,
-        md5_digest=received.md5,
-        sha256_digest=received.sha256,
-        blake2_256_digest=received.blake2_256,
-        upload_time=now,
-        comment_text=_value(request.POST, "comment"),
-        path=path,
-        metadata_sha256_digest=(
+    row = {
+        "release_id": release.id,
+        "filename": upload.filename,
+        "packagetype": upload.filetype,
+        "python_version": upload.python_version,
+        "requires_python": release.requires_python,
+        "size": received.size,
+        "md5_digest": received.md5,
+        "sha256_digest": received.sha256,
+        "blake2_256_digest": received.blake2_256,
+        "upload_time": utcnow(),
+        "comment_text": _value(request.POST, "comment"),
+        "path": path,
+        "metadata_sha256_digest": (
             hashlib.sha256(core_metadata).hexdigest() if core_metadata else None
         ),
-    )
-    dbsession.add(release_file)
-    services.journal(
+    }
+    # Inserted at once: a refusal by a constraint leaves no file.
+    writer.add_files(dbsession, [row])
+    journal(
         dbsession,
         package,
         f"add {upload.python_version} file {upload.filename}",
         version=release.version,
         user=user,
     )
-    package.last_updated = now
+    refresh_last_updated(dbsession, package)
     _record_upload(request, uploader, package, release, upload, received)
-    # The rows go to the database first: a refusal by a constraint leaves no file.
     dbsession.flush()
 
     stored = StoredUpload(request.file_storage)

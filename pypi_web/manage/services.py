@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from pypi_web import audit
 from pypi_web.accounts.services import user_by_username
-from pypi_web.legacy.services import journal
 from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role, User
+from pypi_web.packaging.journal import journal
 
 MAX_REASON_LENGTH = 1000
 

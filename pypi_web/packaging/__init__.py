@@ -1,11 +1,10 @@
-"""Projects and releases: their pages and the queries behind them."""
+"""Projects and releases: their pages, the queries behind them, and how they are written."""
+
+from pypi_web.packaging.journal import PROJECT
+from pypi_web.packaging.resources import ProjectResource
 
 
 def includeme(config):
-    # Imported here: pypi_web.page_cache itself imports pypi_web.packaging.names.
-    from pypi_web.packaging.resources import ProjectResource
-    from pypi_web.page_cache import PROJECT
-
     config.add_route("project", "/project/{name}/", factory=ProjectResource)
     config.add_route("release", "/project/{name}/{version}/", factory=ProjectResource)
     config.cache_pages("project", depends_on=PROJECT)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from pypi_web.models import JournalEntry, Package, Release
+from pypi_web.packaging.journal import journal
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
@@ -213,9 +214,7 @@ def test_etag_and_last_modified_give_304(testapp, dbsession):
     assert as_json.status_int == 200 and as_json.headers["ETag"] != etag
     # Any change to the project moves its serial: the old ETag no longer matches.
     flask = dbsession.scalars(select(Package).where(Package.normalized_name == "flask")).one()
-    from pypi_web.legacy import services
-
-    services.journal(dbsession, flask, "yank release", version="1.0")
+    journal(dbsession, flask, "yank release", version="1.0")
     dbsession.flush()
     changed = testapp.get("/simple/flask/", headers={"If-None-Match": etag})
     assert changed.status_int == 200
