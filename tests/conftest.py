@@ -12,6 +12,7 @@ runs inside a transaction that is rolled back afterwards.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,9 @@ from sqlalchemy.engine import Engine
 from pypi_web import main
 from pypi_web.migrations import alembic_config, migration_engine
 from pypi_web.models import get_engine, get_session_factory, get_tm_session
+from pypi_web.packaging.journal import journal
+
+from . import factories
 
 # One Chromium per test session, for tests/browser/ and tests/journeys/.
 from .chromium import browser_context, playwright_api  # noqa: F401
@@ -302,8 +306,6 @@ def session_factory_for():
 
 # ---- accounts (engineer E) ----
 
-ACCOUNT_PASSWORD = "correct horse battery"
-
 
 @pytest.fixture
 def make_user(dbsession):
@@ -311,13 +313,36 @@ def make_user(dbsession):
 
     The default password is ``ACCOUNT_PASSWORD``; the email is ``<username>@example.org``.
     """
-    from pypi_web.accounts import services
+    return functools.partial(factories.user, dbsession)
 
-    def make(username: str, password: str = ACCOUNT_PASSWORD, **kwargs):
-        kwargs.setdefault("email", f"{username.lower()}@example.org")
-        return services.create_user(dbsession, username, password, **kwargs)
+
+@pytest.fixture
+def make_package(dbsession):
+    """``make_package(name, ["1.0", "2.0b1"], yanked={version: reason}, **package_columns)``.
+
+    Each release gets one sdist; release times are one day apart, oldest first.
+    """
+
+    def make(name: str, release_versions=("1.0",), **kwargs):
+        return factories.project(dbsession, name, release_versions, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def project(dbsession, make_user):
+    """``DEMO_PROJECT``, owned by "owner", with releases 1.0 and 2.0 (no files), journalled."""
+    package = factories.project(
+        dbsession,
+        factories.DEMO_PROJECT,
+        ["1.0", "2.0"],
+        owner=make_user("owner"),
+        files=False,
+        summary="Cached things",
+    )
+    journal(dbsession, package, "create")
+    dbsession.flush()
+    return package
 
 
 @pytest.fixture

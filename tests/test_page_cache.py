@@ -12,35 +12,20 @@ from pyramid.exceptions import ConfigurationError
 from sqlalchemy import create_engine, event, select, text
 
 from pypi_web import main
-from pypi_web.models import OWNER, JournalEntry, Package, Release, Role
+from pypi_web.models import JournalEntry, Package, Release
 from pypi_web.packaging.journal import journal
 from pypi_web.page_cache import LISTEN, QUERY, CachedPage, PageCache, invalidation
 from pypi_web.page_cache_listener import LISTENED, JournalListener
 
+from . import factories
 from .accounts.helpers import form_posting_to, log_in, page_text
+from .factories import DEMO_PROJECT
 
-NAME = "cached-pkg"
+NAME = DEMO_PROJECT
 
 
 def cache_state(response) -> str | None:
     return response.headers.get("X-Cache")
-
-
-@pytest.fixture
-def project(dbsession, make_user):
-    """A project owned by "owner", with releases 1.0 and 2.0."""
-    owner = make_user("owner")
-    package = Package(name=NAME, normalized_name=NAME, summary="Cached things", last_serial=0)
-    dbsession.add(package)
-    dbsession.flush()
-    for order, version in enumerate(("1.0", "2.0")):
-        dbsession.add(
-            Release(package=package, version=version, canonical_version=version, sort_order=order)
-        )
-    dbsession.add(Role(user=owner, package=package, role_name=OWNER))
-    journal(dbsession, package, "create")
-    dbsession.flush()
-    return package
 
 
 @pytest.mark.parametrize(
@@ -138,7 +123,7 @@ def test_representations_are_kept_apart(cached_testapp, project):
 
 def test_redirects_and_missing_projects_are_not_kept(cached_testapp, project):
     for _ in range(2):
-        moved = cached_testapp.get("/project/Cached_Pkg/", status=301)
+        moved = cached_testapp.get("/project/Demo_Pkg/", status=301)
         assert cache_state(moved) is None
         missing = cached_testapp.get("/project/no-such-thing/", status=404)
         assert cache_state(missing) is None
@@ -147,11 +132,7 @@ def test_redirects_and_missing_projects_are_not_kept(cached_testapp, project):
 def test_a_new_project_moves_the_index_pages_on(cached_testapp, project, dbsession):
     cached_testapp.get("/search/?q=zebrafish")
     assert "zebrafish-tools" not in cached_testapp.get("/search/?q=zebrafish").text
-    package = Package(
-        name="zebrafish-tools", normalized_name="zebrafish-tools", summary="Zebrafish tools"
-    )
-    dbsession.add(package)
-    dbsession.flush()
+    package = factories.project(dbsession, "zebrafish-tools", summary="Zebrafish tools")
     journal(dbsession, package, "create")
     dbsession.flush()
     found = cached_testapp.get("/search/?q=zebrafish")
@@ -167,10 +148,7 @@ def test_off_unless_configured(testapp, project):
 
 def committed_project(make_session) -> None:
     with make_session() as session:
-        package = Package(name=NAME, normalized_name=NAME, summary="First words", last_serial=0)
-        session.add(package)
-        session.add(Release(package=package, version="1.0", canonical_version="1", sort_order=0))
-        session.flush()
+        package = factories.project(session, NAME, ["1.0"], files=False, summary="First words")
         journal(session, package, "create")
         session.commit()
 
@@ -274,9 +252,7 @@ def listening_database(migrated_postgres_url):
 
 def other_project(make_session, name: str) -> None:
     with make_session() as session:
-        package = Package(name=name, normalized_name=name, summary="Other things", last_serial=0)
-        session.add(package)
-        session.flush()
+        package = factories.project(session, name, summary="Other things")
         journal(session, package, "create")
         session.commit()
 

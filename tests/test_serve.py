@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pypi_web.models import Package, Release
+from pypi_web.models import Package
 from pypi_web.packaging.journal import journal
+
+from . import factories
 
 PRODUCTION_INI = Path(__file__).resolve().parent.parent / "production.ini"
 
@@ -161,10 +163,7 @@ def test_every_worker_serves_a_change_committed_elsewhere(
     """Each worker keeps its own page cache; a write from another process reaches all."""
     make_session = session_factory_for(migrated_database_url)
     with make_session() as session:
-        package = Package(name="shared-pkg", normalized_name="shared-pkg", last_serial=0)
-        session.add(package)
-        session.add(Release(package=package, version="1.0", canonical_version="1", sort_order=0))
-        session.flush()
+        package = factories.project(session, "shared-pkg", ["1.0"], files=False)
         journal(session, package, "create")
         session.commit()
     port = free_port()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..conftest import ACCOUNT_PASSWORD as PASSWORD
+from ..factories import ACCOUNT_PASSWORD as PASSWORD
 
 
 def form_posting_to(response, action: str):

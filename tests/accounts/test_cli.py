@@ -11,7 +11,8 @@ import pytest
 
 from pypi_web.accounts import cli
 from pypi_web.accounts import services as accounts
-from pypi_web.models import OWNER, Package, Role
+
+from .. import factories
 
 SECRET = "test-only-session-secret-0123456789abcdef"
 
@@ -67,10 +68,7 @@ def test_create_without_password_and_more_tokens(ini, migrated_database_url, ses
         token = accounts.token_for_secret(session, out.strip())
         assert token.description == "ci"
         # A token limited to a project the user owns.
-        package = Package(name="Bobs-Lib", normalized_name="bobs-lib")
-        session.add(package)
-        session.flush()
-        session.add(Role(user=user, package=package, role_name=OWNER))
+        factories.project(session, "Bobs-Lib", owner=user)
         session.commit()
     code, out, err = run_cli(["token", ini, "bob", "--project", "bobs_lib"])
     assert code == 0, err

@@ -323,7 +323,7 @@ def test_wrong_token_and_password(post_upload, dbsession):
 
 
 def test_password_upload_works(post_upload, dbsession):
-    from tests.conftest import ACCOUNT_PASSWORD
+    from tests.factories import ACCOUNT_PASSWORD
 
     response = post_upload(
         *make_sdist(NAME, VERSION),
@@ -414,7 +414,7 @@ def test_upload_to_existing_release_keeps_its_metadata(post_upload, dbsession):
 
 def test_password_guessing_is_throttled(post_upload, dbsession):
     from pypi_web.accounts import throttle
-    from tests.conftest import ACCOUNT_PASSWORD
+    from tests.factories import ACCOUNT_PASSWORD
 
     sdist = make_sdist(NAME, VERSION)
     for _ in range(throttle.MAX_FAILURES_PER_USERNAME):

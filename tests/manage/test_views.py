@@ -6,27 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from pypi_web.manage import services
-from pypi_web.models import MAINTAINER, OWNER, AuditEvent, JournalEntry, Package, Release, Role
+from pypi_web.models import MAINTAINER, AuditEvent, JournalEntry, Package, Release, Role
 
 from ..accounts.helpers import form_posting_to, log_in, page_text
+from ..factories import DEMO_PROJECT
 
-NAME = "managed-pkg"
-
-
-@pytest.fixture
-def project(dbsession, make_user):
-    """A project owned by "owner" with releases 1.0 and 2.0."""
-    owner = make_user("owner")
-    package = Package(name=NAME, normalized_name=NAME, last_serial=0)
-    dbsession.add(package)
-    dbsession.flush()
-    for order, version in enumerate(("1.0", "2.0")):
-        dbsession.add(
-            Release(package=package, version=version, canonical_version=version, sort_order=order)
-        )
-    dbsession.add(Role(user=owner, package=package, role_name=OWNER))
-    dbsession.flush()
-    return package
+NAME = DEMO_PROJECT
 
 
 def release(dbsession, version) -> Release:
@@ -111,7 +96,7 @@ def test_add_and_remove_maintainer(testapp, project, make_user, dbsession):
     form = form_posting_to(done, f"/manage/project/{NAME}/roles/")
     form["username"] = "helper"
     refused = form.submit(status=400)
-    assert "helper already has a role on managed-pkg." in page_text(refused)
+    assert f"helper already has a role on {NAME}." in page_text(refused)
     form = form_posting_to(done, f"/manage/project/{NAME}/roles/")
     form["username"] = "nobody-at-all"
     assert "There is no user named 'nobody-at-all'." in page_text(form.submit(status=400))
@@ -125,7 +110,8 @@ def test_add_and_remove_maintainer(testapp, project, make_user, dbsession):
         .where(JournalEntry.package_name == NAME)
         .order_by(JournalEntry.id)
     ).all()
-    assert actions == ["add Maintainer helper", "remove Maintainer helper"]
+    # The fixture's "create", then the two changes made here.
+    assert actions == ["create", "add Maintainer helper", "remove Maintainer helper"]
 
 
 def test_last_owner_cannot_be_removed(testapp, project, dbsession):
@@ -140,7 +126,7 @@ def test_last_owner_cannot_be_removed(testapp, project, dbsession):
 
 def test_unnormalized_name_redirects(testapp, project):
     log_in(testapp, "owner")
-    response = testapp.get("/manage/project/Managed_Pkg/", status=301)
+    response = testapp.get("/manage/project/Demo_Pkg/", status=301)
     assert response.location.endswith(manage_url())
 
 

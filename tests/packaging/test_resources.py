@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 
-from pypi_web.models import MAINTAINER, MANAGE, OWNER, UPLOAD, Package, Role
+from pypi_web.models import MAINTAINER, MANAGE, UPLOAD, Role
+
+from .. import factories
 
 
 def principals(user):
@@ -13,12 +15,8 @@ def principals(user):
 
 def test_owners_manage_and_upload_maintainers_upload(dbsession, make_user):
     owner, maintainer, stranger = make_user("own"), make_user("keep"), make_user("other")
-    package = Package(name="acl-pkg", normalized_name="acl-pkg", last_serial=0)
-    package.roles = [
-        Role(user=owner, role_name=OWNER),
-        Role(user=maintainer, role_name=MAINTAINER),
-    ]
-    dbsession.add(package)
+    package = factories.project(dbsession, "acl-pkg", owner=owner)
+    dbsession.add(Role(user=maintainer, package=package, role_name=MAINTAINER))
     dbsession.flush()
     acl = ACLHelper()
     granted = {

@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from pypi_web.models import Classifier, Package, Release, Role, User
 
+from .. import factories
+
 FLASK_WHEEL_SHA256 = "a080b744b7e345ccfcbc77954861cb05b3c63786e93f2b3875e0913d44b43f05"
 FLASK_012_SDIST_SHA256 = "93e803cdbe326a61ebd5c5d353959397c85f829bec610d59cb635c9f97d7ca8b"
 
@@ -332,8 +334,7 @@ def test_package_without_description(testapp, make_package):
 
 
 def test_project_without_releases_is_not_found(testapp, dbsession):
-    dbsession.add(Package(name="empty-project", normalized_name="empty-project"))
-    dbsession.flush()
+    factories.project(dbsession, "empty-project")
     testapp.get("/project/empty-project/", status=404)
 
 

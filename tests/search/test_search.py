@@ -10,6 +10,8 @@ from sqlalchemy import event, func, select, update
 from pypi_web.models import Classifier, Package, package_classifiers
 from pypi_web.search.services import PAGE_SIZE, fts5_match_expression, parse_query
 
+from .. import factories
+
 MIT = "License :: OSI Approved :: MIT License"
 PY3 = "Programming Language :: Python :: 3"
 
@@ -234,16 +236,7 @@ def stored_documents(dbsession, package_id: int) -> int | None:
 
 def new_package(dbsession, name: str, **columns) -> Package:
     now = datetime.datetime.now(datetime.UTC)
-    package = Package(
-        name=name,
-        normalized_name=name.lower().replace(".", "-").replace("_", "-"),
-        created=now,
-        last_updated=now,
-        **columns,
-    )
-    dbsession.add(package)
-    dbsession.flush()
-    return package
+    return factories.project(dbsession, name, created=now, last_updated=now, **columns)
 
 
 def test_index_follows_inserts_updates_and_deletes(testapp, dbsession):
@@ -404,15 +397,6 @@ def test_head_keeps_the_search_index_in_sync(migrated_database_url, session_fact
             )
             assert PG_TRIGGER in {row[0] for row in triggers}
         now = datetime.datetime.now(datetime.UTC)
-        session.add(
-            Package(
-                name="numbat",
-                normalized_name="numbat",
-                summary="Termite eater",
-                created=now,
-                last_updated=now,
-            )
-        )
-        session.flush()
+        factories.project(session, "numbat", summary="Termite eater", created=now, last_updated=now)
         assert [h.name for h in search(session, parse_query("termite"), []).hits] == ["numbat"]
         session.rollback()

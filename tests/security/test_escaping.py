@@ -6,8 +6,9 @@ import datetime
 
 import pytest
 
-from pypi_web.models import Package, Release
-from pypi_web.packaging import versions
+from pypi_web.models import Package
+
+from .. import factories
 
 ATTACK = '<script>alert("pwned")</script><img src=x onerror="alert(1)">'
 
@@ -36,9 +37,9 @@ RST = """Title
 @pytest.fixture
 def hostile_package(dbsession):
     def make(name: str, description: str, content_type: str | None) -> Package:
-        package = Package(
-            name=name,
-            normalized_name=name,
+        package = factories.project(
+            dbsession,
+            name,
             summary=ATTACK,
             author=ATTACK,
             description=description,
@@ -46,16 +47,15 @@ def hostile_package(dbsession):
             homepage_url="javascript:alert(5)",
             project_urls={ATTACK: "javascript:alert(6)", "Docs": "https://docs.example.org/"},
         )
-        release = Release(
-            package=package,
-            version="1.0",
-            canonical_version=versions.canonical_version("1.0"),
+        factories.release(
+            dbsession,
+            package,
+            "1.0",
             summary=ATTACK,
             description=description,
             description_content_type=content_type,
             created=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
         )
-        dbsession.add_all([package, release])
         dbsession.flush()
         return package
 

@@ -13,6 +13,8 @@ import pytest
 
 from pypi_web.models import Package, Release, ReleaseFile
 
+from .. import factories
+
 MAX_STATEMENTS = {
     "home": 4,  # counts, newest releases, newest packages
     "project": 7,  # package, roles+users, classifiers, releases, description, files
@@ -90,10 +92,8 @@ def test_counts_do_not_grow_with_added_data(testapp, dbsession, count_queries):
             for i, tag in enumerate(("py2", "py3", "cp36", "cp37"))
         ]
         dbsession.add(release)
-    dbsession.add_all(
-        Package(name=f"filler-{n}", normalized_name=f"filler-{n}", created=now) for n in range(50)
-    )
-    dbsession.flush()
+    for n in range(50):
+        factories.project(dbsession, f"filler-{n}", created=now)
 
     after = {url: statements(testapp, count_queries, url) for url in urls}
     assert after == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pypi_web.models import Classifier, Package, User
 from pypi_web.site import services
 
+from .. import factories
+
 
 def test_site_stats_counts_the_top100_data(dbsession):
     assert services.site_stats(dbsession) == {
@@ -17,8 +19,7 @@ def test_site_stats_counts_the_top100_data(dbsession):
 
 def test_site_stats_sees_new_rows(dbsession):
     dbsession.add(User(username="Ann", username_lower="ann"))
-    dbsession.add(Package(name="new-one", normalized_name="new-one"))
-    dbsession.flush()
+    factories.project(dbsession, "new-one")
     stats = services.site_stats(dbsession)
     assert (stats["users"], stats["packages"]) == (1, 97)
 

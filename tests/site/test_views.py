@@ -11,6 +11,8 @@ from sqlalchemy.exc import OperationalError
 from pypi_web.models import Package, Release
 from pypi_web.site import services as site_services
 
+from .. import factories
+
 
 def test_home_shows_counts(testapp):
     res = testapp.get("/", status=200)
@@ -51,15 +53,9 @@ def test_home_newest_release_appears_first(testapp, dbsession):
 
 
 def test_home_lists_newest_projects(testapp, dbsession):
-    dbsession.add(
-        Package(
-            name="Brand_New",
-            normalized_name="brand-new",
-            summary="Just made",
-            created=datetime.datetime.now(datetime.UTC),
-        )
+    factories.project(
+        dbsession, "Brand_New", summary="Just made", created=datetime.datetime.now(datetime.UTC)
     )
-    dbsession.flush()
     section = testapp.get("/").html.select_one("#new-packages").parent
     first = section.select_one(".package-snippet")
     assert first["href"] == "/project/brand-new/"
