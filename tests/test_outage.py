@@ -28,9 +28,9 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from pypi_web.packaging.journal import journal
 from pypi_web.models import Package, Release
 from pypi_web.outage import database_unavailable
+from pypi_web.packaging.journal import journal
 
 from .test_serve import PRODUCTION_INI, answers, free_port, wait_for
 

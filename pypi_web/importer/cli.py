@@ -30,8 +30,9 @@ from pypi_web.config import database_url as config_database_url
 from pypi_web.migrations import head_revision
 from pypi_web.models import get_engine, get_session_factory
 
+from .data import ImportReport
 from .installed import InstalledImporter, installed_distributions
-from .pypi_json import ImportReport, PypiJsonImporter, json_documents
+from .pypi_json import PypiJsonImporter, json_documents
 
 PROG = "pypi-web-import"
 

@@ -28,9 +28,8 @@ from packaging.metadata import parse_email
 from pypi_web.models import Classifier, Package
 from pypi_web.packaging.names import is_valid_name, normalize
 
-from .pypi_json import (
+from .data import (
     BadDocument,
-    Importer,
     ImportReport,
     ProjectData,
     ReleaseData,
@@ -38,6 +37,7 @@ from .pypi_json import (
     check_version,
     text_value,
 )
+from .store import Importer
 
 
 def distribution_location(dist: Distribution) -> str:

@@ -34,112 +34,32 @@ What the real data holds, and what is done with it:
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pypi_web.models import (
     Classifier,
     Package,
-    Release,
     ReleaseFile,
-    package_classifiers,
-    utcnow,
 )
-from pypi_web.packaging import versions, writer
-from pypi_web.packaging.journal import journal, refresh_last_updated
 from pypi_web.packaging.names import is_valid_name, normalize
-from pypi_web.packaging.services import resembled_project
 
-
-class BadDocument(ValueError):
-    """A document that cannot be imported; the message says why."""
-
-
-@dataclass
-class ImportReport:
-    documents: int = 0  # JSON documents read
-    distributions: int = 0  # installed distributions read
-    packages_created: int = 0
-    packages_updated: int = 0
-    releases_created: int = 0
-    releases_updated: int = 0
-    files_created: int = 0
-    files_updated: int = 0
-    # (file name or distribution path, reason), one per source that was not imported
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    # Packages created or updated so far, so that each is counted once per run.
-    touched: set[int] = field(default_factory=set, repr=False)
-
-    @property
-    def changed(self) -> bool:
-        return bool(
-            self.packages_created
-            or self.packages_updated
-            or self.releases_created
-            or self.releases_updated
-            or self.files_created
-            or self.files_updated
-        )
-
-
-@dataclass
-class ReleaseData:
-    """One release as a source describes it."""
-
-    # ReleaseFile column values, without release_id.
-    files: list[dict[str, Any]] = field(default_factory=list)
-    # summary, description, requires_dist ... when the source describes this
-    # release (the latest one of a JSON document); None when it says nothing.
-    metadata: dict[str, Any] | None = None
-    # (yanked, reason) when the source says; None leaves the stored state alone.
-    yanked: tuple[bool, str | None] | None = None
-
-
-@dataclass
-class ProjectData:
-    """A project as a source describes it, validated and ready to store."""
-
-    name: str
-    fields: dict[str, Any]  # Package column values
-    classifiers: list[str]
-    releases: dict[str, ReleaseData]
-
-    @property
-    def described_version(self) -> str | None:
-        """The release the project's metadata describes (a JSON document's latest)."""
-        return next((v for v, r in self.releases.items() if r.metadata is not None), None)
-
-
-@functools.cache
-def _limits(table: Table) -> dict[str, int]:
-    return {c.name: c.type.length for c in table.c if getattr(c.type, "length", None)}
-
-
-def check_lengths(table: Table, row: dict[str, Any], where: str) -> None:
-    """Reject values their column cannot hold.
-
-    SQLite ignores declared lengths and Postgres fails the whole statement, so
-    both would otherwise behave differently and neither would say which value.
-    """
-    limits = _limits(table)
-    for column, value in row.items():
-        if not isinstance(value, str):
-            continue
-        if "\x00" in value:
-            raise BadDocument(f"{where}: {column} contains a NUL character")
-        limit = limits.get(column)
-        if limit is not None and len(value) > limit:
-            raise BadDocument(f"{where}: {column} is longer than {limit} characters")
+from .data import (
+    METADATA_LISTS,
+    BadDocument,
+    ImportReport,
+    ProjectData,
+    ReleaseData,
+    check_lengths,
+    check_version,
+    text_value,
+)
+from .store import Importer
 
 
 def parse_upload_time(value: Any, where: str) -> datetime.datetime:
@@ -153,17 +73,6 @@ def parse_upload_time(value: Any, where: str) -> datetime.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.astimezone(datetime.UTC)
-
-
-def text_value(value: Any, where: str = "", key: str = "") -> str | None:
-    """Empty strings and "UNKNOWN" (setuptools' placeholder) mean nothing was given."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadDocument(f"{where}: {key} {value!r} is not a string")
-    if value.strip() in ("", "UNKNOWN"):
-        return None
-    return value
 
 
 def _string_list(value: Any, where: str, key: str) -> list[str] | None:
@@ -216,16 +125,6 @@ def _keywords(value: Any, where: str) -> str | None:
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value if v)
     return text_value(value, where, "keywords")
-
-
-def check_version(version: Any, where: str) -> str:
-    if not isinstance(version, str) or not version.strip():
-        raise BadDocument(f"{where}: invalid version {version!r}")
-    if version != version.strip() or "/" in version or any(ord(c) < 32 for c in version):
-        # Such a version could not be addressed as /project/<name>/<version>/.
-        raise BadDocument(f"{where}: invalid version {version!r}")
-    check_lengths(Release.__table__, {"version": version}, where)
-    return version
 
 
 def file_row(f: Any, where: str) -> dict[str, Any]:
@@ -333,7 +232,7 @@ def project_from_document(document: Any) -> ProjectData:
         "license_expression": text_value(
             info.get("license_expression"), where, "license_expression"
         ),
-        **{key: _string_list(info.get(key), where, key) for key in _METADATA_LISTS},
+        **{key: _string_list(info.get(key), where, key) for key in METADATA_LISTS},
     }
 
     result: dict[str, ReleaseData] = {}
@@ -371,346 +270,6 @@ def project_from_document(document: Any) -> ProjectData:
                 )
             seen[row["filename"]] = version
     return ProjectData(name=name, fields=fields, classifiers=classifiers, releases=result)
-
-
-def release_times(releases: dict[str, ReleaseData]) -> dict[str, datetime.datetime | None]:
-    """When each release appeared: its first upload.
-
-    A release without files (registered, never uploaded, or hosted elsewhere)
-    has no time of its own; it came after the release before it in version
-    order and before the one after it, so it gets the last upload of the
-    nearest earlier release with files, capped by the first upload of the
-    nearest later one (or just the one that exists; None when neither does).
-    """
-    ordered = sorted(releases, key=versions.sort_key)
-    first = {v: min((f["upload_time"] for f in releases[v].files), default=None) for v in ordered}
-    last = {v: max((f["upload_time"] for f in releases[v].files), default=None) for v in ordered}
-    result: dict[str, datetime.datetime | None] = {}
-    for i, version in enumerate(ordered):
-        if first[version] is not None:
-            result[version] = first[version]
-            continue
-        before = next((last[v] for v in reversed(ordered[:i]) if last[v]), None)
-        after = next((first[v] for v in ordered[i + 1 :] if first[v]), None)
-        candidates = [t for t in (before, after) if t is not None]
-        result[version] = min(candidates) if candidates else None
-    return result
-
-
-# Columns of an imported file that a later document may correct; the filename,
-# size and sha256 identify the file and never change.
-_FILE_MUTABLE = (
-    "packagetype",
-    "python_version",
-    "requires_python",
-    "md5_digest",
-    "blake2_256_digest",
-    "upload_time",
-    "comment_text",
-    "url",
-)
-_METADATA_LISTS = ("license_files", "provides_extra", "dynamic")
-_RELEASE_METADATA = (
-    "summary",
-    "description",
-    "description_content_type",
-    "requires_python",
-    "requires_dist",
-    "license_expression",
-    *_METADATA_LISTS,
-)
-# Bound parameters per IN list: well below every backend's limit.
-_CHUNK = 500
-
-
-class Importer:
-    """Stores ProjectData in one session, each source in a savepoint; the caller commits.
-
-    ``authoritative`` sources (JSON documents from an index) overwrite what is
-    stored for the project; the others (installed distributions) only add
-    what is missing, so they never replace richer data from an index.
-    """
-
-    def __init__(self, dbsession: Session, report: ImportReport | None = None):
-        self.dbsession = dbsession
-        self.report = report if report is not None else ImportReport()
-        self._classifier_ids: dict[str, int] = dict(
-            dbsession.execute(select(Classifier.classifier, Classifier.id)).all()
-        )
-
-    @contextmanager
-    def savepoint(self, source: str) -> Iterator[None]:
-        """Store one source atomically; a failure is recorded against ``source``."""
-        counts = {k: v for k, v in vars(self.report).items() if isinstance(v, int)}
-        touched = set(self.report.touched)
-        classifier_ids = dict(self._classifier_ids)
-        savepoint = self.dbsession.begin_nested()
-        try:
-            yield
-        except (BadDocument, SQLAlchemyError) as exc:
-            savepoint.rollback()
-            # Nothing of this source was kept, so nothing of it is counted.
-            for key, value in counts.items():
-                setattr(self.report, key, value)
-            self.report.touched = touched
-            self._classifier_ids = classifier_ids
-            if isinstance(exc, SQLAlchemyError):
-                first_line = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                reason = f"the database refused it: {first_line}"
-            else:
-                reason = str(exc)
-            self.report.errors.append((source, reason))
-        else:
-            savepoint.commit()
-
-    def store(self, project: ProjectData, *, authoritative: bool) -> Package:
-        normalized = normalize(project.name)
-        package = self.dbsession.scalars(
-            select(Package).where(Package.normalized_name == normalized)
-        ).one_or_none()
-        times = release_times(project.releases)
-        now = utcnow()
-        earliest = min((t for t in times.values() if t is not None), default=now)
-
-        if package is None:
-            package = writer.create_project(
-                self.dbsession,
-                # A project PyPI accepted beside an older look-alike (before it
-                # checked) is mirrored too, without the value the older one holds.
-                **_unless_resembling(self.dbsession, project.name),
-                created=earliest,
-                last_updated=earliest,
-                **project.fields,
-            )
-            self.report.packages_created += 1
-            self.report.touched.add(package.id)
-            new_package, changed = True, True
-            self._link_classifiers(package, project.classifiers)
-        else:
-            new_package, changed = False, False
-
-        release_ids, releases_changed = self._store_releases(
-            package, project, times, now, authoritative
-        )
-        changed |= releases_changed
-        if authoritative and not new_package:
-            # A package's metadata is its newest release's: a document about an
-            # older one (the index has since had a newer upload) leaves it alone.
-            described = project.described_version
-            newest = max(release_ids, key=versions.sort_key, default=None)
-            if described is None or described == newest:
-                for column, value in project.fields.items():
-                    if getattr(package, column) != value:
-                        setattr(package, column, value)
-                        changed = True
-            if earliest < package.created:
-                package.created = earliest
-                changed = True
-            changed |= self._link_classifiers(package, project.classifiers)
-        if changed:
-            if package.id not in self.report.touched:
-                self.report.touched.add(package.id)
-                self.report.packages_updated += 1
-            self._record_change(package, new_package)
-        return package
-
-    def _store_releases(
-        self,
-        package: Package,
-        project: ProjectData,
-        times: dict[str, datetime.datetime | None],
-        now: datetime.datetime,
-        authoritative: bool,
-    ) -> tuple[dict[str, int], bool]:
-        """Add the new releases, update described ones; (version -> id of all, changed?)."""
-        stored = {
-            row.version: row
-            for row in self.dbsession.execute(
-                select(
-                    Release.id,
-                    Release.version,
-                    Release.yanked,
-                    Release.yanked_reason,
-                    *(getattr(Release, c) for c in _RELEASE_METADATA),
-                ).where(Release.package_id == package.id)
-            )
-        }
-        release_ids = {version: row.id for version, row in stored.items()}
-        # An installed "2.0.0" is the index's "2.0": PEP 440 equal versions are one release.
-        stored_equal = {versions.equality_key(version) for version in stored}
-
-        new_rows, updates = [], []
-        for version, release in project.releases.items():
-            row = stored.get(version)
-            if row is None and not authoritative and versions.equality_key(version) in stored_equal:
-                continue
-            if row is None:
-                yanked, reason = release.yanked or (False, None)
-                new_rows.append(
-                    {
-                        "version": version,
-                        "created": times[version] or now,
-                        "yanked": yanked,
-                        "yanked_reason": reason,
-                        **(release.metadata or dict.fromkeys(_RELEASE_METADATA)),
-                    }
-                )
-                continue
-            if not authoritative:
-                continue
-            changes: dict[str, Any] = {}
-            if release.metadata is not None:
-                changes.update({k: v for k, v in release.metadata.items() if getattr(row, k) != v})
-            if release.yanked is not None and (row.yanked, row.yanked_reason) != release.yanked:
-                changes["yanked"], changes["yanked_reason"] = release.yanked
-            if changes:
-                updates.append((row.id, changes))
-
-        if new_rows:
-            inserted, _ = writer.add_releases(self.dbsession, package, new_rows)
-            release_ids.update(inserted)
-            self.report.releases_created += len(new_rows)
-        for release_id, changes in updates:
-            # One statement each: the changed columns differ from release to release.
-            self.dbsession.execute(update(Release).where(Release.id == release_id).values(changes))
-        self.report.releases_updated += len(updates)
-
-        files_changed = self._store_files(package, project, release_ids, authoritative)
-        return release_ids, bool(new_rows or updates or files_changed)
-
-    def _store_files(
-        self,
-        package: Package,
-        project: ProjectData,
-        release_ids: dict[str, int],
-        authoritative: bool,
-    ) -> bool:
-        incoming = {
-            row["filename"]: (version, row)
-            for version, release in project.releases.items()
-            if version in release_ids  # not one left out as equal to a stored release
-            for row in release.files
-        }
-        if not incoming:
-            return False
-        version_of = {rid: version for version, rid in release_ids.items()}
-        stored = {
-            row.filename: row
-            for row in self.dbsession.execute(
-                select(
-                    ReleaseFile.id,
-                    ReleaseFile.filename,
-                    ReleaseFile.release_id,
-                    ReleaseFile.size,
-                    ReleaseFile.sha256_digest,
-                    ReleaseFile.path,
-                    *(getattr(ReleaseFile, c) for c in _FILE_MUTABLE),
-                )
-                .join(Release)
-                .where(Release.package_id == package.id)
-            )
-        }
-        self._refuse_foreign_files([n for n in incoming if n not in stored])
-
-        new_rows, updates = [], []
-        for filename, (version, row) in incoming.items():
-            old = stored.get(filename)
-            if old is None:
-                new_rows.append({**row, "release_id": release_ids[version]})
-                continue
-            at = f"release {version!r}, file {filename}"
-            if version_of.get(old.release_id) != version:
-                raise BadDocument(
-                    f"{at}: this file is already on the index under release "
-                    f"{version_of.get(old.release_id)!r}"
-                )
-            if (old.sha256_digest, old.size) != (row["sha256_digest"], row["size"]):
-                raise BadDocument(
-                    f"{at}: this file is already on the index with sha256 {old.sha256_digest} "
-                    f"and {old.size} bytes; a file can never be replaced"
-                )
-            if not authoritative or old.path is not None:
-                continue  # an upload to this index is never rewritten by an import
-            changes = {c: row[c] for c in _FILE_MUTABLE if getattr(old, c) != row[c]}
-            if changes:
-                updates.append((old.id, changes))
-
-        if new_rows:
-            writer.add_files(self.dbsession, new_rows)
-            self.report.files_created += len(new_rows)
-        for file_id, changes in updates:
-            self.dbsession.execute(
-                update(ReleaseFile).where(ReleaseFile.id == file_id).values(changes)
-            )
-        self.report.files_updated += len(updates)
-        return bool(new_rows or updates)
-
-    def _refuse_foreign_files(self, filenames: list[str]) -> None:
-        """Filenames are unique index-wide: one of another project cannot be imported."""
-        for start in range(0, len(filenames), _CHUNK):
-            # A probe of the unique index alone; the details only when there is a clash.
-            clash = self.dbsession.scalar(
-                select(ReleaseFile.id)
-                .where(ReleaseFile.filename.in_(filenames[start : start + _CHUNK]))
-                .limit(1)
-            )
-            if clash is not None:
-                owner = self.dbsession.execute(
-                    select(ReleaseFile.filename, Package.name, Release.version)
-                    .join(Release, ReleaseFile.release_id == Release.id)
-                    .join(Package, Release.package_id == Package.id)
-                    .where(ReleaseFile.id == clash)
-                ).one()
-                raise BadDocument(
-                    f"file {owner.filename} is already on the index "
-                    f"as a file of {owner.name} {owner.version}"
-                )
-
-    def _link_classifiers(self, package: Package, wanted: list[str]) -> bool:
-        """Link the classifiers a source declares; links are only ever added.
-
-        A link made on this index (a data migration inferring a License
-        classifier, say) is not undone by re-importing a document without it.
-        """
-        missing = sorted(set(wanted) - self._classifier_ids.keys())
-        if missing:
-            inserted = self.dbsession.execute(
-                insert(Classifier).returning(Classifier.classifier, Classifier.id),
-                [{"classifier": c} for c in missing],
-            ).all()
-            self._classifier_ids.update(dict(inserted))
-        linked = set(
-            self.dbsession.scalars(
-                select(package_classifiers.c.classifier_id).where(
-                    package_classifiers.c.package_id == package.id
-                )
-            )
-        )
-        to_link = {self._classifier_ids[c] for c in wanted} - linked
-        if to_link:
-            self.dbsession.execute(
-                insert(package_classifiers),
-                [{"package_id": package.id, "classifier_id": cid} for cid in sorted(to_link)],
-            )
-        return bool(to_link)
-
-    def _record_change(self, package: Package, new_package: bool) -> None:
-        """Move the package's serial (its ETag) and last_updated on, with a journal entry."""
-        latest = self.dbsession.scalar(
-            select(Release.version)
-            .where(Release.package_id == package.id)
-            .order_by(Release.sort_order.desc())
-            .limit(1)
-        )
-        action = "create (imported)" if new_package else "update (imported)"
-        journal(self.dbsession, package, action, version=latest)
-        refresh_last_updated(self.dbsession, package)
-        self.dbsession.flush()
-
-
-def _unless_resembling(dbsession: Session, name: str) -> dict[str, None]:
-    """Column values for a new package: no ultranormalized name if another holds it."""
-    return {"ultranormalized_name": None} if resembled_project(dbsession, name) else {}
 
 
 class PypiJsonImporter(Importer):

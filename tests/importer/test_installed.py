@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from pypi_web.importer.data import BadDocument
 from pypi_web.importer.installed import (
     InstalledImporter,
     installed_distributions,
     project_from_metadata,
 )
-from pypi_web.importer.pypi_json import BadDocument, PypiJsonImporter
+from pypi_web.importer.pypi_json import PypiJsonImporter
 from pypi_web.models import Package, Release
 from pypi_web.packaging.names import normalize
 

@@ -8,14 +8,8 @@ import re
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from pypi_web.importer.pypi_json import (
-    BadDocument,
-    PypiJsonImporter,
-    ReleaseData,
-    json_documents,
-    project_from_document,
-    release_times,
-)
+from pypi_web.importer.data import BadDocument, ReleaseData, release_times
+from pypi_web.importer.pypi_json import PypiJsonImporter, json_documents, project_from_document
 from pypi_web.models import (
     Classifier,
     JournalEntry,
