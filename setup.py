@@ -89,7 +89,6 @@ setup(
             "pypi-web-import = pypi_web.importer.cli:main",
             "pypi-web-db = pypi_web.migrations.cli:main",
             "pypi-web-user = pypi_web.accounts.cli:main",
-            "pypi-web-generate = pypi_web.importer.synthetic:main",
             "pypi-web-serve = pypi_web.serve:main",
         ],
     },

@@ -100,8 +100,8 @@ def _package_count(url: str) -> int | None:
 def dataset(backend: str, packages: int, workdir: Path, reuse: bool) -> Dataset:
     """A database at head with ``packages`` synthetic packages (10 releases, 20 files each)."""
     from alembic import command
+    from synthetic import generate, vacuum_after_bulk_load  # bench/synthetic.py
 
-    from pypi_web.importer.synthetic import generate, vacuum_after_bulk_load
     from pypi_web.migrations import alembic_config, migration_engine
     from pypi_web.models import get_engine
 

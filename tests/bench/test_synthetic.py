@@ -1,4 +1,4 @@
-"""pypi-web-generate: a synthetic index, written in bulk, that the site serves."""
+"""bench/synthetic.py: a synthetic index, written in bulk, that the site serves."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import webtest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
+from bench import synthetic
 from pypi_web import main as make_app
-from pypi_web.importer import synthetic
 from pypi_web.models import JournalEntry, Package, Release, ReleaseFile, package_classifiers
 from pypi_web.packaging import versions
 

@@ -1,8 +1,8 @@
-"""``pypi-web-generate``: a synthetic index of any size, for benchmarks and scale tests.
+"""A synthetic index of any size, for benchmarks and scale tests (not part of the app).
 
-    pypi-web-generate development.ini [--packages 100000] [--releases 1000000]
-                      [--files 2000000] [--seed N]
-    pypi-web-generate --db-url URL ...
+    python bench/synthetic.py development.ini [--packages 100000] [--releases 1000000]
+                              [--files 2000000] [--seed N]
+    python bench/synthetic.py --db-url URL ...
 
 Made-up but realistic data, deterministic for a seed:
 
@@ -43,14 +43,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from pypi_web.importer.cli import (
+    Refusal,
+    database_error_reason,
+    database_url,
+    open_database,
+    upgrade_hint,
+)
 from pypi_web.models import Classifier, JournalEntry, Package, Release, ReleaseFile
 from pypi_web.packaging import versions as pep440
 from pypi_web.packaging import writer
 from pypi_web.packaging.journal import last_updated
 
-from .cli import Refusal, database_error_reason, database_url, open_database, upgrade_hint
-
-PROG = "pypi-web-generate"
+PROG = "bench/synthetic.py"
 UTC = datetime.UTC
 EPOCH = datetime.datetime(2005, 3, 1, tzinfo=UTC)
 END = datetime.datetime(2026, 10, 1, tzinfo=UTC)
@@ -874,3 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Refusal as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
