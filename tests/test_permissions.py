@@ -20,6 +20,8 @@ PUBLIC = {
     "json_project": "the JSON API",
     "json_release": "the JSON API",
     "schema_status": "deploy checks",
+    "upstream_status": "deploy checks",
+    "upstream_file": "downloads (fetched from an upstream index)",
     "register": "anyone may open an account",
     "login": "anyone may log in",
     "logout": "logging out needs no permission",

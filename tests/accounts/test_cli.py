@@ -11,6 +11,7 @@ import pytest
 
 from pypi_web.accounts import cli
 from pypi_web.accounts import services as accounts
+from pypi_web.models import Package
 
 from .. import factories
 
@@ -135,7 +136,7 @@ def test_an_admin_quarantines_a_project_and_lifts_it(
     ini, migrated_database_url, session_factory_for
 ):
     with session_factory_for(migrated_database_url)() as session:
-        session.add(Package(name="Suspect", normalized_name="suspect"))
+        factories.project(session, "Suspect")
         session.commit()
     argv = ["project-status", ini, "Suspect", "quarantined", "--reason", "Reported as malware"]
     code, out, err = run_cli(argv)
