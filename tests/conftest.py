@@ -417,13 +417,9 @@ class CommittingSite:
             self.app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": address}
         )
 
-    def make_user(self, username: str, password: str = ACCOUNT_PASSWORD):
-        from pypi_web.accounts import services
-
+    def make_user(self, username: str, password: str = factories.ACCOUNT_PASSWORD):
         with self.session() as session:
-            user = services.create_user(
-                session, username, password, email=f"{username.lower()}@example.org"
-            )
+            user = factories.user(session, username, password)
             session.commit()
             return user
 
