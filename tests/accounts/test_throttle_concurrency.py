@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pypi_web.accounts import throttle
 
-from ..conftest import ACCOUNT_PASSWORD, run_at_once
+from ..conftest import run_at_once
+from ..factories import ACCOUNT_PASSWORD
 from .helpers import csrf_token, log_in
 
 ATTACKER = "203.0.113.66"
