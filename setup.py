@@ -30,6 +30,12 @@ dev_requires = [
     "pyramid_debugtoolbar>=4.12",
 ]
 
+# The benchmark's comparison server (bench/servers.py): the site on gunicorn's gthread
+# workers against pypi-web-serve's. Not what production runs (README "Serving").
+bench_requires = [
+    "gunicorn>=23",
+]
+
 tests_require = [
     "build>=1.2",
     # The real clients the journeys (tests/journeys/) publish, install and lock with; they
@@ -81,7 +87,8 @@ setup(
     install_requires=requires,
     extras_require={
         "dev": dev_requires,
-        "testing": dev_requires + tests_require,
+        "bench": bench_requires,
+        "testing": dev_requires + tests_require + bench_requires,
     },
     entry_points={
         "paste.app_factory": ["main = pypi_web:main"],

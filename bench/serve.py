@@ -2,6 +2,7 @@
 
     python bench/serve.py --db-url URL --port 8100 [--processes 2] [--threads 4] [--no-page-cache]
     python bench/serve.py --hello --port 8101 [--processes 2]
+    python bench/serve.py --db-url URL --port 8103 --server gunicorn [--processes 2]
     bench/.venv-peer/bin/python bench/serve.py --peer DIR --port 8102
 
 The site and hello-world are served as production serves the site: by
@@ -11,6 +12,12 @@ socket (the kernel spreads connections between them): the way to use every
 core with waitress, whose threads share one GIL. Both apps get the same
 server settings, so hello-world is the ceiling of the pages. pypiserver runs
 in its own venv without pypi_web: the same waitress settings, forked here.
+
+``--server gunicorn`` serves the same app with gunicorn instead, for the
+comparison of bench/servers.py: gthread workers (--processes x --threads),
+the app loaded once before the fork (preload_app), each worker disposing of
+the engine's inherited connections (post_fork) and the parent removing a dead
+worker's upload files (child_exit), as pypi-web-serve does.
 """
 
 from __future__ import annotations
@@ -100,6 +107,42 @@ def serve_with_pypi_web_serve(app, args) -> int:
     return serve(app, settings, args.processes, True)
 
 
+def serve_with_gunicorn(app, args) -> int:
+    """The same app on gunicorn's gthread workers, loaded before the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from pypi_web.serve import close_connections, worker_exited
+
+    settings = production_server_settings(args.port, args.threads, args.as_configured)
+    cleanup = worker_exited(app)
+    options = {
+        "bind": f"127.0.0.1:{args.port}",
+        "workers": args.processes,
+        "threads": args.threads,
+        "worker_class": "gthread",
+        "worker_connections": int(settings["connection_limit"]),
+        "backlog": int(settings.get("backlog", 2048)),
+        "limit_request_field_size": int(settings["max_request_header_size"]),
+        "preload_app": True,
+        "accesslog": None,
+        "loglevel": "warning",
+        "post_fork": lambda server, worker: close_connections(app),
+        "child_exit": lambda server, worker: cleanup(worker.pid),
+    }
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    close_connections(app)  # the schema check's, before any worker exists
+    Gunicorn().run()
+    return 0
+
+
 def serve_peer(args) -> None:
     # pypiserver's venv does not have pypi_web: the same waitress settings and
     # SO_REUSEPORT sockets, forked here.
@@ -152,6 +195,12 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
+        "--server",
+        choices=("pypi-web-serve", "gunicorn"),
+        default="pypi-web-serve",
+        help="the pre-fork server (gunicorn: for the comparison of bench/servers.py)",
+    )
+    parser.add_argument(
         "--as-configured", action="store_true", help="production.ini's server limits as they are"
     )
     args = parser.parse_args()
@@ -165,6 +214,8 @@ def main() -> int:
         if args.hello
         else site_app(args.db_url, not args.no_page_cache, args.invalidation)
     )
+    if args.server == "gunicorn":
+        return serve_with_gunicorn(app, args)
     return serve_with_pypi_web_serve(app, args)
 
 
