@@ -45,8 +45,8 @@ def file_dict(request, prefix: str, release: Release, f: ReleaseFile) -> dict:
     upload_time: datetime.datetime = f.upload_time.astimezone(datetime.UTC)
     return {
         "comment_text": f.comment_text,
-        "core-metadata": {"sha256": f.metadata_sha256_digest}
-        if f.metadata_sha256_digest
+        "core-metadata": {"sha256": f.core_metadata_sha256_digest}
+        if f.core_metadata_sha256_digest
         else False,
         "digests": {
             "blake2b_256": f.blake2_256_digest,

@@ -100,7 +100,7 @@ def project_files(
             ReleaseFile.requires_python,
             ReleaseFile.size,
             ReleaseFile.upload_time,
-            ReleaseFile.metadata_sha256_digest,
+            ReleaseFile.core_metadata_sha256_digest,
         )
         .select_from(Release)
         .outerjoin(ReleaseFile, ReleaseFile.release_id == Release.id)
@@ -127,7 +127,7 @@ def project_files(
                 size=row.size,
                 upload_time=row.upload_time,
                 yanked=yanked,
-                metadata_sha256=row.metadata_sha256_digest,
+                metadata_sha256=row.core_metadata_sha256_digest,
             )
         )
     return versions, files

@@ -220,14 +220,14 @@ def download(request):
         return _file_not_found("There is no such file.")
     # Only files whose upload committed are served (the filename is unique).
     row = request.dbsession.execute(
-        select(ReleaseFile.path, ReleaseFile.metadata_sha256_digest, Package.status)
+        select(ReleaseFile.path, ReleaseFile.core_metadata_sha256_digest, Package.status)
         .join(Release, Release.id == ReleaseFile.release_id)
         .join(Package, Package.id == Release.package_id)
         .where(ReleaseFile.filename == match.group(2))
     ).first()
     if row is not None and row.status == project_status.QUARANTINED:
         return _file_not_found("This project is quarantined: its files are not served.")
-    if row is None or row.path != base or (is_metadata and row.metadata_sha256_digest is None):
+    if row is None or row.path != base or (is_metadata and row.core_metadata_sha256_digest is None):
         return _file_not_found("There is no such file.")
     path = request.file_storage.full_path(relative)
     if path is None:

@@ -83,7 +83,9 @@ def test_first_upload_creates_project_with_owner_and_metadata(
     assert file.path == f"{sha256[:2]}/{sha256[2:4]}/{sha256}/{filename}"
     assert file.requires_python == ">=3.8"
     metadata = content_of_metadata(content, filename)
-    assert file.metadata_sha256_digest == hashlib.sha256(metadata).hexdigest()
+    assert file.core_metadata_sha256_digest == hashlib.sha256(metadata).hexdigest()
+    # Its old name too, which the release before reads (until the rename's contract revision).
+    assert file.metadata_sha256_digest == file.core_metadata_sha256_digest
     # The file and its METADATA are on disk under the hash-addressed path.
     assert stored_files(app_settings) - before == {file.path, file.path + ".metadata"}
     # Journal: create, owner, release, file; last_serial is the newest entry.
@@ -119,7 +121,7 @@ def test_uploaded_file_and_metadata_are_downloadable(post_upload, testapp, dbses
     assert response.content_length == len(content)
     assert "immutable" in response.headers["Cache-Control"]
     metadata = testapp.get(f"/files/{file.path}.metadata")
-    assert hashlib.sha256(metadata.body).hexdigest() == file.metadata_sha256_digest
+    assert hashlib.sha256(metadata.body).hexdigest() == file.core_metadata_sha256_digest
     # Conditional requests on the file itself.
     assert testapp.get(
         f"/files/{file.path}", headers={"If-None-Match": response.headers["ETag"]}, status=304
@@ -135,7 +137,7 @@ def test_uploaded_file_and_metadata_are_downloadable(post_upload, testapp, dbses
 def test_sdist_has_no_metadata_file(post_upload, testapp, dbsession):
     post_upload(*make_sdist(NAME, VERSION), name=NAME, version=VERSION)
     file = package(dbsession).releases[0].files[0]
-    assert file.metadata_sha256_digest is None
+    assert file.core_metadata_sha256_digest is None
     testapp.get(f"/files/{file.path}")
     testapp.get(f"/files/{file.path}.metadata", status=404)
 
