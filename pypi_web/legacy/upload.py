@@ -412,7 +412,6 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
     release = _release_for(dbsession, package, meta, upload, user)
 
     path = storage_path(received.sha256, upload.filename)
-    metadata_digest = hashlib.sha256(core_metadata).hexdigest() if core_metadata else None
     row = {
         "release_id": release.id,
         "filename": upload.filename,
@@ -426,9 +425,9 @@ def _store_upload(request, meta, upload, received, package, uploader) -> Respons
         "upload_time": utcnow(),
         "comment_text": _value(request.POST, "comment"),
         "path": path,
-        "core_metadata_sha256_digest": metadata_digest,
-        # The old name too, for the release before this one (see models.ReleaseFile).
-        "metadata_sha256_digest": metadata_digest,
+        "core_metadata_sha256_digest": (
+            hashlib.sha256(core_metadata).hexdigest() if core_metadata else None
+        ),
     }
     # Inserted at once: a refusal by a constraint leaves no file.
     writer.add_files(dbsession, [row])

@@ -184,12 +184,6 @@ class ReleaseFile(Base):
     # PEP 658: sha256 of the wheel's METADATA, when it was extracted on upload;
     # named as PEP 714 and the JSON API name it ("core-metadata").
     core_metadata_sha256_digest: Mapped[str | None] = mapped_column(String(64))
-    # Its old name, while the release before this one may still be serving: that
-    # release reads and writes only this column, so uploads keep writing both
-    # (pypi_web.legacy.upload) and a trigger copies what that release inserts
-    # (revision 5e3c0a1d2b47). Deferred: this release never reads it. Dropped by
-    # the next release's contract revision.
-    metadata_sha256_digest: Mapped[str | None] = mapped_column(String(64), deferred=True)
 
     release: Mapped[Release] = relationship(back_populates="files")
 

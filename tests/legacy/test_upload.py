@@ -84,8 +84,6 @@ def test_first_upload_creates_project_with_owner_and_metadata(
     assert file.requires_python == ">=3.8"
     metadata = content_of_metadata(content, filename)
     assert file.core_metadata_sha256_digest == hashlib.sha256(metadata).hexdigest()
-    # Its old name too, which the release before reads (until the rename's contract revision).
-    assert file.metadata_sha256_digest == file.core_metadata_sha256_digest
     # The file and its METADATA are on disk under the hash-addressed path.
     assert stored_files(app_settings) - before == {file.path, file.path + ".metadata"}
     # Journal: create, owner, release, file; last_serial is the newest entry.
