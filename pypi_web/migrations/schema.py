@@ -35,7 +35,10 @@ def _default(value: str | None) -> str | None:
     value = value.strip()
     while value.startswith("(") and value.endswith(")"):
         value = value[1:-1].strip()
-    return value.lower()
+    value = value.lower()
+    # Postgres keeps now() (func.now(), create_all) and current_timestamp (a
+    # revision's text default) as written: one function, the transaction's start.
+    return "current_timestamp" if value == "now()" else value
 
 
 def _sql(text: str) -> str:
@@ -188,6 +191,9 @@ def revision_schemas(
             with engine.connect() as connection:
                 for revision in revisions:
                     cfg = alembic_config(connection, script_location=script_location)
+                    # Every revision, the head included when it is a contract one:
+                    # a database may sit at any of them (phases.py holds none back here).
+                    cfg.attributes["contract"] = True
                     command.upgrade(cfg, revision)
                     connection.commit()
                     yield revision, snapshot(connection)
