@@ -35,7 +35,17 @@ from . import (
     script_directory,
 )
 from .checksums import ChecksumReport, heads_to_check, verify
-from .guard import AHEAD, BEHIND, EMPTY, UNKNOWN, UNVERSIONED, UP_TO_DATE, schema_status
+from .guard import (
+    AHEAD,
+    BEHIND,
+    EMPTY,
+    POST_DEPLOY_PENDING,
+    UNKNOWN,
+    UNVERSIONED,
+    UP_TO_DATE,
+    schema_status,
+    state_text,
+)
 from .lineage import BOOKKEEPING_TABLES, record_revision_map
 from .lint import lint_paths
 from .phases import POST_DEPLOY_COMMAND, servable_heads
@@ -182,7 +192,8 @@ class EnvironmentStatus:
     @property
     def ok(self) -> bool:
         return (
-            self.state in (UP_TO_DATE, AHEAD)
+            # After the pre-deploy step the new code serves: a deploy may go ahead.
+            self.state in (UP_TO_DATE, AHEAD, POST_DEPLOY_PENDING)
             and not self.drift
             and self.error is None
             and not self.same_database_as
@@ -272,7 +283,7 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
         try:
             with engine.connect() as connection:
                 status = schema_status(connection, script_directory(script_location))
-                result.state = status.state
+                result.state = status.stage
                 result.database_revision = status.database_revision
                 result.code_head = status.code_head
                 result.pending = status.pending
@@ -310,7 +321,7 @@ def _environments(specs: list[str]) -> list[tuple[str, str]]:
 
 
 def _state_text(env: EnvironmentStatus) -> str:
-    return {"up_to_date": "up to date", "error": "ERROR"}.get(env.state, env.state)
+    return "ERROR" if env.state == "error" else state_text(env.state)
 
 
 def _drift_text(env: EnvironmentStatus) -> str:

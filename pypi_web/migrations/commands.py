@@ -106,8 +106,10 @@ def connected(config_uri: str, script_location=None):
 
 
 def _now_at(config_uri: str, out) -> None:
+    from .guard import state_text
+
     with connected(config_uri) as (_, _, status):
-        state = status.state.replace("_", " ")
+        state = state_text(status.stage)
     print(f"Now at {status.database_revision or 'base'} ({state}).", file=out)
 
 

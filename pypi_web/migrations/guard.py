@@ -65,6 +65,9 @@ AHEAD = "ahead"
 EMPTY = "empty"
 UNVERSIONED = "unversioned"
 UNKNOWN = "unknown"
+# Not a revision state but a stage of a deploy: behind by contract revisions only,
+# what the pre-deploy step leaves (pypi-web-db status, and upgrade's last line).
+POST_DEPLOY_PENDING = "post_deploy_pending"
 # States the site may serve in.
 SERVABLE = (UP_TO_DATE, AHEAD)
 
@@ -97,10 +100,19 @@ class SchemaStatus:
         return self.state == UP_TO_DATE
 
     @property
+    def post_deploy_pending(self) -> bool:
+        """The pre-deploy step has run: only contract revisions, the post-deploy step's, remain."""
+        return self.state == BEHIND and self.pending == self.pending_contract
+
+    @property
+    def stage(self) -> str:
+        """The state as an operator reads it: after the pre-deploy step, not plainly behind."""
+        return POST_DEPLOY_PENDING if self.post_deploy_pending else self.state
+
+    @property
     def checkable(self) -> bool:
         """A state the code may serve in, if the live schema fits its models."""
-        pre_deploy_done = self.state == BEHIND and self.pending == self.pending_contract
-        return self.state in SERVABLE or pre_deploy_done
+        return self.state in SERVABLE or self.post_deploy_pending
 
     @property
     def serves(self) -> bool:
@@ -114,6 +126,11 @@ class SchemaStatus:
         data["database_revision"] = self.database_revision
         data["up_to_date"] = self.up_to_date
         return data
+
+
+def state_text(state: str) -> str:
+    """A state (or stage) in words: "up to date", "post-deploy pending"."""
+    return "post-deploy pending" if state == POST_DEPLOY_PENDING else state.replace("_", " ")
 
 
 def _app_tables(connection: Connection) -> list[str]:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pypi_web.migrations import PROJECT_ROOT, head_revision
+from pypi_web.migrations import PROJECT_ROOT, head_revision, script_directory
 from pypi_web.migrations.cli import main
+from pypi_web.migrations.phases import CONTRACT, phase_of
 from pypi_web.models import Base, get_engine
 
 from .conftest import database_revision, execute, query, revisions_base_to_head, upgrade_at
@@ -41,6 +42,17 @@ def head_schema_revisions(database_factory) -> list[str]:
             break
         run.insert(0, revision)
     return run
+
+
+def newest_contract_revision() -> str:
+    script = script_directory()
+    return next(rev.revision for rev in script.walk_revisions() if phase_of(rev) == CONTRACT)
+
+
+def serves_at_head() -> str:
+    """SERVES for a database at head: code back to the newest contract revision's."""
+    newest, head = newest_contract_revision(), head_revision()
+    return head if newest == head else f"{newest}..{head}"
 
 
 def create_all(url: str) -> None:
@@ -143,11 +155,34 @@ def test_status_of_environments_up_to_date(
         "CHECKSUMS",
     ]  # fmt: skip
     head = head_revision()
-    # Code back to the last contract revision's can serve it (expand revisions since).
-    serves = f"{SEARCH_DOCUMENTS}..{head}"
-    up = ["up", "to", "date", "-", "-", serves, "none", "ok"]
+    # Code back to the last contract revision's can serve it (expand revisions since,
+    # if any: the head itself may be the contract revision).
+    up = ["up", "to", "date", "-", "-", serves_at_head(), "none", "ok"]
     assert out[1].split() == ["dev", head, head, *up]
     assert out[2].split() == ["staging", head, head, *up]
+
+
+def test_status_after_the_pre_deploy_step_says_post_deploy_pending_and_passes(
+    empty_database_url, tmp_path, capsys
+):
+    # The release before the newest contract revision, then today's pre-deploy step.
+    chain = revisions_base_to_head()
+    contract_at = chain.index(newest_contract_revision())
+    upgrade_at(empty_database_url, chain[contract_at - 1])
+    ini = write_ini(tmp_path, "production.ini", empty_database_url)
+    assert main(["upgrade", str(ini)]) == 0
+    assert database_revision(empty_database_url) == chain[contract_at - 1]
+    assert capsys.readouterr().out.endswith("(post-deploy pending).\n")
+    # The new code serves it: a deploy gated on status goes ahead.
+    assert main(["status", f"prod={ini}"]) == 0
+    out = capsys.readouterr().out
+    held = chain[contract_at:]
+    assert out.splitlines()[1].split()[3:7] == ["post-deploy", "pending", "-", str(len(held))]
+    assert f"  pending {held[0]} (post-deploy): " in out
+    assert "  post-deploy step, once no older release serves it: pypi-web-db contract" in out
+    assert main(["contract", str(ini)]) == 0
+    assert main(["status", f"prod={ini}"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[3:6] == ["up", "to", "date"]
 
 
 def test_status_behind_lists_the_pending_revisions_and_fails(
