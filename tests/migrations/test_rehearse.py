@@ -75,7 +75,7 @@ def test_a_rehearsal_on_real_data(data_database_url, tmp_path):
     )
     assert re.fullmatch(r"copying the database to .* \(.*\) \.\.\. \d+\.\d s", lines[1])
     assert re.fullmatch(
-        r"\[1/\d\] 756594532db6 packages\.last_updated: added, backfilled, then NOT NULL "
+        rf"\[1/{pending}\] 756594532db6 packages\.last_updated: added, backfilled, then NOT NULL "
         r"\.\.\. \d+\.\d s",
         lines[2],
     )
