@@ -51,6 +51,7 @@ from .lint import lint_paths
 from .phases import POST_DEPLOY_COMMAND, servable_heads
 from .schema import diff, revision_schemas, snapshot
 from .targets import TargetError, database_identity, resolve
+from .upstream_status import print_upstream_table, upstream_report
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -188,6 +189,9 @@ class EnvironmentStatus:
     identity: tuple | None = field(default=None, repr=False)
     # The applied revisions' files against their recorded checksums (checksums.py).
     checksums: ChecksumReport | None = None
+    # The upstream cache's health and size (pypi_web.upstream.services.cache_report);
+    # None when the database has no upstream tables yet.
+    upstream: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -221,6 +225,7 @@ class EnvironmentStatus:
             "same_database_as": self.same_database_as,
             "modified_revisions": sorted(self.checksums.modified) if self.checksums else None,
             "checksums_not_recorded": self.checksums.not_recorded if self.checksums else None,
+            "upstream": self.upstream,
             "ok": self.ok,
         }
 
@@ -297,6 +302,7 @@ def environment_status(name: str, target: str, script_location=None) -> Environm
                 heads = heads_to_check(status)
                 if heads:
                     result.checksums = verify(connection, script_directory(script_location), heads)
+                result.upstream = upstream_report(connection, target)
         finally:
             engine.dispose()
     except (UsageError, TargetError) as exc:
@@ -441,6 +447,7 @@ def status(specs: list[str], as_json: bool, out=None, script_location=None) -> i
         print(json.dumps({"environments": [e.as_dict() for e in envs]}, indent=2), file=out)
     else:
         print_status_table(envs, out)
+        print_upstream_table(envs, out)
     return EXIT_OK if all(env.ok for env in envs) else EXIT_FAILED
 
 
