@@ -97,6 +97,7 @@ setup(
             "pypi-web-db = pypi_web.migrations.cli:main",
             "pypi-web-user = pypi_web.accounts.cli:main",
             "pypi-web-serve = pypi_web.serve:main",
+            "pypi-web-upstream = pypi_web.upstream.cli:main",
         ],
     },
 )

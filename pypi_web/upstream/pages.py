@@ -49,10 +49,7 @@ def mirrored_entries(request, normalized: str, page: dict) -> list[dict]:
     """The page's file entries with a checkable sha256, each URL pointing to /mirror/."""
     entries = []
     for entry in page.get("files", ()):
-        if not isinstance(entry, dict) or not services.usable_filename(entry.get("filename")):
-            continue
-        sha256 = services.file_sha256(entry)
-        if sha256 is None or not services.old_enough(entry, request.upstreams.cooldown_days):
+        if not services.offered(entry, request.upstreams.cooldown_days):
             continue
         mirrored = {k: v for k, v in entry.items() if k != "dist-info-metadata"}
         mirrored["url"] = request.route_url(

@@ -151,6 +151,17 @@ def old_enough(entry: dict, cooldown_days: float, now: datetime.datetime | None 
     return (now or utcnow()) - uploaded >= datetime.timedelta(days=cooldown_days)
 
 
+def offered(entry, cooldown_days: float) -> bool:
+    """Whether this index offers a file of an upstream page: named safely, with a sha256 to
+    check it against, past the cooldown (the simple pages and the prefetch list these)."""
+    return (
+        isinstance(entry, dict)
+        and usable_filename(entry.get("filename"))
+        and file_sha256(entry) is not None
+        and old_enough(entry, cooldown_days)
+    )
+
+
 def _page_entry(
     project: UpstreamProject, filename: str, cooldown_days: float
 ) -> tuple[str, str] | None:

@@ -15,10 +15,11 @@ import sys
 import pytest
 
 from ..upstream.fake_index import FakeIndex
-from .conftest import CONFIGS, run, serving, tool, twine_upload
+from .conftest import BIN, CONFIGS, run, serving, tool, twine_upload
 
 NAME = "journey-upstream"
 PRIVATE = "journey-private"
+PREFETCHED = "journey-prefetched"
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +86,25 @@ def test_a_private_name_with_a_public_twin_installs_the_private_version(
     # The upstream's 9.0 would win any merge; the private 1.0 is what is installed.
     assert pip_venv.imported("journey_private") == f"{PRIVATE} 1.0"
     assert not any(path.startswith(f"/simple/{PRIVATE}/") for path in upstream.requests)
+
+
+def test_prefetch_a_requirements_file_then_install_with_the_upstream_stopped(
+    proxied, pip_venv, tmp_path
+):
+    server, upstream = proxied
+    upstream.add_wheel(PREFETCHED, "1.0")
+    upstream.add_wheel(PREFETCHED, "2.0")
+    listed = tmp_path / "requirements.txt"
+    listed.write_text(f"# for the offline build\n{NAME}==1.0\n{PREFETCHED}\n")
+
+    prefetch = run([BIN / "pypi-web-upstream", "prefetch", server.ini, listed], env=server.env)
+
+    # Not a terminal: one plain line a project (each wheel and its PEP 658 metadata).
+    assert prefetch.stdout.splitlines() == [
+        f"[1/2] {NAME}==1.0: 2 file(s) ready, ok",
+        f"[2/2] {PREFETCHED}: 2 file(s) ready, ok",
+    ]
+    upstream.stop()
+    pip_venv.pip(server, "install", NAME, PREFETCHED)
+    assert pip_venv.imported("journey_upstream") == f"{NAME} 1.0"
+    assert pip_venv.imported("journey_prefetched") == f"{PREFETCHED} 2.0"
