@@ -311,9 +311,14 @@ def handle_upload(request) -> Response:
     ).one_or_none()
     uploader = request.uploader
     check_permission(dbsession, uploader, package, meta.name)
-    refused = project_status.upload_refusal(package)
-    if refused:
-        refuse(HTTPBadRequest, refused)
+    if project_status.refuses_uploads(package):
+        # pypi.org's words: its archived projects' owners no longer hold the permission.
+        refuse(
+            HTTPForbidden,
+            f"The user {uploader.user.username!r} isn't allowed to upload to project "
+            f"{package.name!r}. See {request.route_url('project', name=package.normalized_name)}"
+            " for more information.",
+        )
     if package is None and packaging_services.resembled_project(dbsession, meta.name):
         # The unique ultranormalized_name settles a race: the loser's retry lands here.
         refuse(HTTPBadRequest, packaging_services.too_similar_message(meta.name))

@@ -17,12 +17,10 @@ OWNER_STATUSES = (ACTIVE, ARCHIVED, DEPRECATED)
 PEP_792_API_VERSION = "1.4"
 MAX_REASON_LENGTH = 1000
 
-# What an upload to such a project is told.
-UPLOAD_REFUSALS = {
-    ARCHIVED: "{name!r} is archived and does not accept new uploads. Its owners can "
-    "unarchive it on the manage page.",
-    QUARANTINED: "{name!r} is quarantined and does not accept uploads.",
-}
+# Projects that take no uploads. pypi.org takes the upload permission away from an
+# archived project's owners, so an upload is refused with its words for a missing
+# permission (pypi_web.legacy.upload); quarantined ones are refused the same way.
+REFUSES_UPLOADS = (ARCHIVED, QUARANTINED)
 
 
 class StatusError(ValueError):
@@ -39,9 +37,8 @@ def check(status: str, reason: str | None, *, admin: bool) -> tuple[str, str | N
     return status, reason
 
 
-def upload_refusal(package) -> str | None:
-    template = UPLOAD_REFUSALS.get(package.status) if package is not None else None
-    return template.format(name=package.name) if template else None
+def refuses_uploads(package) -> bool:
+    return package is not None and package.status in REFUSES_UPLOADS
 
 
 def files_hidden(package) -> bool:

@@ -54,8 +54,12 @@ def test_owner_archives_the_project_clients_are_told_and_uploads_refused(
     shown = page_text(testapp.get(f"/project/{NAME}/"))
     assert "This project is archived. Merged into status-demo-ng" in shown
 
-    refused = publish(post_upload, "1.1", status=400)
-    assert f"'{NAME}' is archived and does not accept new uploads." in refused.text
+    # pypi.org's words for an archived project (its owners lose the upload permission).
+    refused = publish(post_upload, "1.1", status=403)
+    assert refused.status == (
+        f"403 The user 'uploader' isn't allowed to upload to project '{NAME}'. "
+        f"See http://localhost/project/{NAME}/ for more information."
+    )
 
 
 def test_deprecated_projects_still_take_uploads(testapp, post_upload, dbsession):
@@ -82,8 +86,10 @@ def test_quarantine_hides_and_refuses_the_files_and_only_an_admin_lifts_it(
         assert page.packages == []
     gone = testapp.get(file_url.removeprefix("http://localhost"), status=404)
     assert "quarantined" in gone.text
-    refused = publish(post_upload, "1.1", status=400)
-    assert f"'{NAME}' is quarantined and does not accept uploads." in refused.text
+    refused = publish(post_upload, "1.1", status=403)
+    assert f"403 The user 'uploader' isn't allowed to upload to project '{NAME}'." in (
+        refused.status
+    )
 
     log_in(testapp, "uploader")
     token = form_posting_to(
