@@ -15,6 +15,7 @@ from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
 
 from pypi_web.packaging import services
 from pypi_web.packaging.names import MAX_NAME_LENGTH, is_valid_name, normalize
+from pypi_web.upstream import rules as upstream_rules
 
 # Longer versions cannot be stored (String(100)).
 MAX_VERSION_LENGTH = 100
@@ -73,3 +74,10 @@ class LeanProjectResource(ProjectResource):
     """The project alone (the simple API and the owners' pages load what they show)."""
 
     load_details = False
+
+
+class ProjectPageResource(ProjectResource):
+    """A project's page: also answered for an upstream's project cached here (as mirrored)."""
+
+    def may_be_missing(self) -> bool:
+        return upstream_rules.uses_upstream(self.request.upstreams, None)

@@ -6,6 +6,7 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 
 from pypi_web.packaging import services
+from pypi_web.upstream import views as upstream_views
 
 DETAIL_TEMPLATE = "pypi_web:templates/packaging/detail.pt"
 
@@ -14,6 +15,12 @@ DETAIL_TEMPLATE = "pypi_web:templates/packaging/detail.pt"
 @view_config(route_name="project", renderer=DETAIL_TEMPLATE, request_method=("GET", "HEAD"))
 def project_detail(request):
     package = request.context.package
+    if package is None:
+        # Perhaps an upstream's project cached here (pypi_web.upstream): shown as mirrored.
+        mirrored = upstream_views.mirrored_project(request, request.context.normalized_name)
+        if mirrored is not None:
+            return mirrored
+        raise HTTPNotFound(f"There is no project named {request.matchdict['name']!r}.")
     releases = services.release_history(request.dbsession, package.id)
     latest = services.choose_latest(releases)
     if latest is None:

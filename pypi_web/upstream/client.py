@@ -96,3 +96,27 @@ def open_file(url: str, timeout: float) -> BinaryIO:
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise UpstreamError(f"{url}: {reason}") from None
+
+
+def json_api_url(index_url: str, name: str) -> str:
+    """Where an index like pypi.org keeps a project's JSON API (``/pypi/<name>/json``)
+    beside its ``/simple/``."""
+    return urljoin(index_url, f"../pypi/{name}/json")
+
+
+def fetch_json_api(index_url: str, name: str, timeout: float) -> dict | None:
+    """The project's ``info`` from the upstream's JSON API; None when it has none (or is away)."""
+    request = urllib.request.Request(
+        json_api_url(index_url, name),
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = json.loads(response.read(MAX_PAGE_BYTES))
+    except urllib.error.HTTPError as error:
+        error.close()
+        return None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    info = data.get("info") if isinstance(data, dict) else None
+    return info if isinstance(info, dict) else None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
+from pyramid.renderers import render_to_response
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
 from pypi_web.files import METADATA_SUFFIX
 from pypi_web.packaging.names import is_valid_name, normalize
 
-from . import pages, services
+from . import pages, project_page, services
 
 FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -74,3 +75,17 @@ def upstream_status(request):
     """The upstreams' health and the cache's size, for operators and monitoring."""
     request.response.cache_control = "no-store"
     return services.cache_report(request.dbsession, request.upstreams)
+
+
+def mirrored_project(request, normalized: str) -> Response | None:
+    """The site's page of a cached upstream project (None when none is cached)."""
+    if not request.upstreams.enabled:
+        return None
+    project = project_page.mirrored_project(request, normalized)
+    if project is None:
+        return None
+    if request.matchdict["name"] != normalized:
+        return HTTPMovedPermanently(request.route_url("project", name=normalized))
+    return render_to_response(
+        "pypi_web:templates/upstream/project.pt", {"project": project}, request=request
+    )

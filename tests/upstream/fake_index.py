@@ -76,6 +76,8 @@ class FakeIndex:
     projects: dict[str, list[UpstreamFileEntry]] = field(default_factory=dict)
     tampered: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
+    # name -> the "info" its JSON API (/pypi/<name>/json, as pypi.org's) serves; others 404.
+    infos: dict[str, dict] = field(default_factory=dict)
     serial: int = 41
     thread: threading.Thread | None = None
 
@@ -128,6 +130,10 @@ class FakeIndex:
                         self.end_headers()
                         return
                     self._send(200, V1_JSON, body, {"ETag": etag, "X-PyPI-Last-Serial": "42"})
+                    return
+                if len(parts) == 3 and parts[0] == "pypi" and parts[1] in index.infos:
+                    body = json.dumps({"info": index.infos[parts[1]]}).encode()
+                    self._send(200, "application/json", body)
                     return
                 data = index.file(parts[1]) if len(parts) == 2 and parts[0] == "files" else None
                 if data is None:
