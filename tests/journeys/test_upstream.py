@@ -11,11 +11,13 @@ second install is served stale, the upstream being down).
 from __future__ import annotations
 
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 
+from ..chromium import recording_page, take_screenshots
 from ..upstream.fake_index import FakeIndex
-from .conftest import BIN, CONFIGS, run, serving, tool, twine_upload
+from .conftest import BIN, CONFIGS, run, serving, tool, twine_upload, visit
 
 NAME = "journey-upstream"
 PRIVATE = "journey-private"
@@ -108,3 +110,23 @@ def test_prefetch_a_requirements_file_then_install_with_the_upstream_stopped(
     pip_venv.pip(server, "install", NAME, PREFETCHED)
     assert pip_venv.imported("journey_upstream") == f"{NAME} 1.0"
     assert pip_venv.imported("journey_prefetched") == f"{PREFETCHED} 2.0"
+
+
+def test_a_visitor_sees_a_cached_upstream_project_marked_mirrored(
+    proxied, pip_venv, browser_context, request
+):
+    server, upstream = proxied
+    upstream.infos[NAME] = {"name": NAME, "summary": "Installed through the proxy"}
+    pip_venv.pip(server, "install", NAME)  # the team's install caches it
+
+    with recording_page(browser_context, server.site, request.node.nodeid) as page:
+        visit(page, f"{server.site}/project/{NAME}/", "mirrored project page")
+        assert "This project is mirrored from an upstream index" in page.inner_text("main")
+        assert "Installed through the proxy" in page.inner_text("main")
+        link = page.locator("#files a.file-name")
+        assert link.inner_text() == "journey_upstream-1.0-py3-none-any.whl"
+        href = link.get_attribute("href")
+        take_screenshots(page, f"journey-upstream-mirrored-{server.config}-{server.backend}")
+    assert href.endswith(f"/mirror/{NAME}/journey_upstream-1.0-py3-none-any.whl"), href
+    status, _, body = server.get(urlsplit(href).path)
+    assert status == 200 and body == upstream.file("journey_upstream-1.0-py3-none-any.whl")
