@@ -328,7 +328,7 @@ def wrk(
         "wrk",
         "--latency",
         "-t",
-        "2",
+        str(min(2, connections)),  # wrk needs a connection per thread
         "-c",
         str(connections),
         "-d",
@@ -651,6 +651,8 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
         "        HTML pages >= 0.2); /peer: against pypiserver's /simple/<name>/ (target >= 5);",
         f"big/sm: req/s at {big:,} packages against {small:,} (target: >= 1/1.3 = 0.77).",
     ]
+    if meta.get("upstream"):
+        lines += ["", *upstream_report(results)]
     if meta.get("generate"):
         lines.append("")
         for g in meta["generate"]:
@@ -689,6 +691,108 @@ def report(results: list[Measurement], alembic: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- upstream indexes -------------------------------------------------------
+
+BIG_RELEASES = 2000
+
+
+def _fresh_migrated(backend: str, name: str, workdir: Path) -> str:
+    """A new, empty database at the Alembic head."""
+    from alembic import command
+
+    from pypi_web.migrations import alembic_config, migration_engine
+
+    if backend == "sqlite":
+        path = workdir / f"{name}.sqlite"
+        path.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        url = _postgres_database(name, fresh=True)
+    engine = migration_engine(url)
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()
+    engine.dispose()
+    return url
+
+
+def big_project(backend: str, workdir: Path, reuse: bool) -> tuple[str, str]:
+    """(URL, name) of a database holding one project of 2,000 releases (4,000 files)."""
+    import sqlalchemy as sa
+
+    from pypi_web.importer.synthetic import generate, vacuum_after_bulk_load
+    from pypi_web.models import get_engine
+
+    name = "pypi_web_bench_big_project"
+    url = f"sqlite:///{workdir / (name + '.sqlite')}" if backend == "sqlite" else None
+    url = url or _postgres_database(name, fresh=False)
+    if not (reuse and _package_count(url) == 1):
+        url = _fresh_migrated(backend, name, workdir)
+        engine = get_engine({"sqlalchemy.url": url})
+        with engine.begin() as connection:
+            generate(connection, 1, BIG_RELEASES, 2 * BIG_RELEASES, seed=2)
+        vacuum_after_bulk_load(engine)
+        engine.dispose()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        project = conn.execute(sa.text("SELECT normalized_name FROM packages")).scalar_one()
+    engine.dispose()
+    return url, project
+
+
+def upstream_rows(python, ds, setup, threads, seconds, connections, workdir) -> list:
+    """A cached upstream /simple/<name>/ against the same page served locally: a second
+    site whose upstream is the first, its cache filled by the first request."""
+    path = f"/simple/{ds.targets['name']}/"
+    mirror_db = _fresh_migrated(ds.backend, "pypi_web_bench_mirror", workdir)
+    rows = []
+    with Server(python, ["--db-url", ds.url, *setup.serve_args], setup.processes, threads) as local:
+        mirror_args = ["--db-url", mirror_db, "--upstream", local.url("/simple/")]
+        with Server(python, mirror_args + setup.serve_args, setup.processes, threads) as mirror:
+            for label, headers in (("html", {}), ("json", {"Accept": PEP691_JSON})):
+                for where, server in (("local", local), ("upstream", mirror)):
+                    m = Measurement(setup.name, ds.backend, ds.packages, f"{where} {label}", path)
+                    rows.append(measure(server, m, seconds, connections, headers))
+    return rows
+
+
+def big_project_rows(python, backend, workdir, reuse, threads, seconds) -> list:
+    """A project of 2,000 versions, every page made afresh (page cache off), one at a time."""
+    url, name = big_project(backend, workdir, reuse)
+    rows = []
+    pages_of = (
+        ("2000v simple", f"/simple/{name}/", {}),
+        ("2000v s-json", f"/simple/{name}/", {"Accept": PEP691_JSON}),
+        ("2000v project", f"/project/{name}/", {}),
+    )
+    with Server(python, ["--db-url", url, "--no-page-cache"], 1, threads) as server:
+        for page, path, headers in pages_of:
+            m = Measurement("x1-nocache-c1", backend, 1, page, path)
+            rows.append(measure(server, m, seconds, 1, headers))
+    return rows
+
+
+def upstream_report(results: list) -> list[str]:
+    by = {(m.setup, m.backend, m.page): m for m in results}
+    lines = []
+    for (setup, backend, page), m in by.items():
+        if page.startswith("upstream "):
+            local = by.get((setup, backend, "local " + page.split()[1]))
+            lines.append(
+                f"upstream: {setup} {backend} cached upstream /simple/ {page.split()[1]}: "
+                f"{ratio(m.rps, local.rps if local else 0)} of the local page's req/s, "
+                f"p50 {m.p50_ms:.1f} ms against {local.p50_ms if local else 0:.1f} ms "
+                "(target >= 0.77, within 1.3x)"
+            )
+        if page.startswith("2000v"):
+            lines.append(
+                f"2,000 versions: {backend} {page.removeprefix('2000v ')} made afresh "
+                f"(one connection): p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms "
+                "(target: under 100 ms)"
+            )
+    return lines
+
+
 # ---- main -------------------------------------------------------------------
 
 
@@ -709,6 +813,11 @@ def main() -> int:
     )
     parser.add_argument("--no-reuse", action="store_true", help="regenerate the databases")
     parser.add_argument("--no-alembic", action="store_true")
+    parser.add_argument(
+        "--upstream-only",
+        action="store_true",
+        help="only the upstream rows (cached upstream page, 2,000 versions)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -766,9 +875,21 @@ def main() -> int:
 
     results: list[Measurement] = []
     python = sys.executable
-    peer = peer_python()
-    peer_dir = peer_directory(args.workdir, datasets[0].targets)
-    peer_name = datasets[0].targets["name"]
+    meta["upstream"] = True
+    for ds in (d for d in datasets if d.packages == max(sizes)):
+        results += upstream_rows(
+            python, ds, setups[1], args.threads, seconds, args.connections, args.workdir
+        )
+    for backend in backends:
+        results += big_project_rows(
+            python, backend, args.workdir, not args.no_reuse, args.threads, seconds
+        )
+    if args.upstream_only:
+        soak, setups, args.no_alembic = 0, [], True
+    else:
+        peer = peer_python()
+        peer_dir = peer_directory(args.workdir, datasets[0].targets)
+        peer_name = datasets[0].targets["name"]
     for setup in setups:
         if meta["hello_setup"][setup.name] == setup.name:
             with Server(python, ["--hello"], setup.processes, args.threads) as server:

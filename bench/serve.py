@@ -49,7 +49,12 @@ def hello_app():
     return config.make_wsgi_app()
 
 
-def site_app(db_url: str, page_cache: bool = True, invalidation: str | None = None):
+def site_app(
+    db_url: str,
+    page_cache: bool = True,
+    invalidation: str | None = None,
+    upstream: str | None = None,
+):
     # production.ini as deployed: its settings (page cache, precompiled
     # templates, the counts' cache), with the database, file directory and
     # secret from the environment as pypi_web.config reads them.
@@ -65,6 +70,9 @@ def site_app(db_url: str, page_cache: bool = True, invalidation: str | None = No
         settings["page_cache.max_bytes"] = "0"
     if invalidation:
         settings["page_cache.invalidation"] = invalidation
+    if upstream:
+        # An upstream's pages cached for the whole run: what a cached upstream page costs.
+        settings.update({"pypi_web.upstreams": upstream, "upstream.ttl_seconds": "86400"})
     return main({"__file__": str(PRODUCTION_INI), "here": str(PRODUCTION_INI.parent)}, **settings)
 
 
@@ -203,6 +211,7 @@ def main() -> int:
     parser.add_argument(
         "--as-configured", action="store_true", help="production.ini's server limits as they are"
     )
+    parser.add_argument("--upstream", metavar="URL", help="an upstream index's /simple/ URL")
     args = parser.parse_args()
     if not (args.hello or args.peer or args.db_url):
         parser.error("give --db-url URL, --hello or --peer DIR")
@@ -212,7 +221,7 @@ def main() -> int:
     app = (
         hello_app()
         if args.hello
-        else site_app(args.db_url, not args.no_page_cache, args.invalidation)
+        else site_app(args.db_url, not args.no_page_cache, args.invalidation, args.upstream)
     )
     if args.server == "gunicorn":
         return serve_with_gunicorn(app, args)
