@@ -111,3 +111,23 @@ def test_an_ini_without_upstreams_is_refused(migrated_database_url, tmp_path):
     code, _, err = _run(ini, tmp_path, "anything\n")
     assert code == 2
     assert "no upstream index configured (pypi_web.upstreams)" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_progress_bar_and_the_lines_go_to_stderr(
+    prefetch_ini, fake_upstream, tmp_path
+):
+    fake_upstream.add_wheel("pre-bar", "1.0")
+    listed = tmp_path / "requirements.txt"
+    listed.write_text("pre-bar\n")
+    out, err = io.StringIO(), Terminal()
+
+    assert main(["prefetch", str(prefetch_ini), str(listed)], out=out, err=err) == 0
+
+    assert out.getvalue() == ""
+    assert "[1/1] pre-bar: 2 file(s) ready, ok" in err.getvalue()
+    assert "1/1 [" in err.getvalue() and "project/s" in err.getvalue()  # tqdm's bar
