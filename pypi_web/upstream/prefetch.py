@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from pypi_web.files import METADATA_SUFFIX, FileStorage
 from pypi_web.packaging.names import normalize
-from pypi_web.simple.services import package_by_normalized_name
+from pypi_web.packaging.services import package_by_normalized_name
 
 from . import Upstreams, rules, services
 
@@ -120,7 +120,7 @@ def prefetch(
     """The page and the selected files of one requirement's project, committed."""
     result = Fetched(requirement)
     normalized = normalize(requirement.name)
-    package = package_by_normalized_name(session, normalized)
+    package = package_by_normalized_name(session, normalized, details=False)
     if not rules.uses_upstream(upstreams, package):
         result.failures.append(
             f"{normalized} is a project of this index serving only its own files "
