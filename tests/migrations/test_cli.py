@@ -182,7 +182,10 @@ def test_status_after_the_pre_deploy_step_says_post_deploy_pending_and_passes(
     assert "  post-deploy step, once no older release serves it: pypi-web-db contract" in out
     assert main(["contract", str(ini)]) == 0
     assert main(["status", f"prod={ini}"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].split()[3:6] == ["up", "to", "date"]
+    prod_row = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("prod ")
+    )
+    assert prod_row.split()[3:6] == ["up", "to", "date"]
 
 
 def test_status_behind_lists_the_pending_revisions_and_fails(
