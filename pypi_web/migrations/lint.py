@@ -196,15 +196,8 @@ def _check_function(path: str, func: ast.FunctionDef, lines: list[str]) -> list[
             column_call = _column_of_add(name, table, call)
             column = _string(column_call.args[0]) if column_call and column_call.args else "?"
             adds.setdefault(table_name, []).append((column or "?", call.lineno))
-            if column_call is not None:
-                nullable = _keyword(column_call, "nullable")
-                not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or (
-                    nullable is None and _is_true(_keyword(column_call, "primary_key"))
-                )
-                if not_null and _is_none(_keyword(column_call, "server_default")):
-                    raw.append(
-                        (call.lineno, "add_column", RULES["add_column"].format(column=column))
-                    )
+            if column_call is not None and _not_null_without_default(column_call):
+                raw.append((call.lineno, "add_column", RULES["add_column"].format(column=column)))
         elif name == "create_index":
             if table_name not in created_tables and not _is_true(
                 _keyword(call, "postgresql_concurrently")
@@ -222,14 +215,41 @@ def _check_function(path: str, func: ast.FunctionDef, lines: list[str]) -> list[
             column = _string(args[0]) if args else "?"
             message = RULES["alter_column"].format(column=column)
             raw.append((call.lineno, "alter_column", message))
+    raw.extend(_renames_as_drop_add(drops, adds, scan.executes))
+    return _unacknowledged(path, direction, raw, lines)
+
+
+def _not_null_without_default(column_call: ast.Call) -> bool:
+    """A ``sa.Column(...)`` NOT NULL (explicitly, or as a primary key) without server_default."""
+    nullable = _keyword(column_call, "nullable")
+    not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or (
+        nullable is None and _is_true(_keyword(column_call, "primary_key"))
+    )
+    return not_null and _is_none(_keyword(column_call, "server_default"))
+
+
+def _renames_as_drop_add(
+    drops: dict[str, list[tuple[str, int]]],
+    adds: dict[str, list[tuple[str, int]]],
+    executes: list[int],
+) -> list[tuple[int, str, str]]:
+    """A column dropped and another added on one table with no data statement between them."""
+    raw = []
     for table_name, dropped in drops.items():
         for old, drop_line in dropped:
             for new, add_line in adds.get(table_name, []):
                 low, high = sorted((drop_line, add_line))
-                copied = any(low < line < high for line in scan.executes)
+                copied = any(low < line < high for line in executes)
                 if not copied:
                     message = RULES["rename_as_drop_add"].format(old=old, new=new, table=table_name)
                     raw.append((drop_line, "rename_as_drop_add", message))
+    return raw
+
+
+def _unacknowledged(
+    path: str, direction: str, raw: list[tuple[int, str, str]], lines: list[str]
+) -> list[Finding]:
+    """In line order, the findings of the rules for this direction that are not acknowledged."""
     findings = []
     for lineno, rule, message in sorted(set(raw)):
         if direction == "downgrade" and rule not in DOWNGRADE_RULES:
