@@ -145,61 +145,64 @@ def _candidates(dialect: str, by_name: bool, by_terms: bool):
     """
     branches = []
     if by_name:
-        name = Package.normalized_name
-        exact = bindparam("name", type_=String)
-        branches.append(
-            (
-                select(
-                    Package.id.label("package_id"),
-                    (case((name == exact, 0.0), else_=TIER_BAND) + func.length(name)).label(
-                        "score"
-                    ),
-                ).where(
-                    name >= exact,
-                    name < bindparam("name_upper", type_=String),
-                    # Redundant in binary collations; exact in any other one. Names
-                    # hold no LIKE wildcards ([a-z0-9-] only), so nothing to escape.
-                    name.like(bindparam("name_prefix", type_=String)),
-                ),
-                Package.id,
-            )
-        )
+        branches.append(_name_candidates())
     if by_terms:
         if dialect == "sqlite":
-            fts = table(SEARCH_TABLE, literal_column("rowid"))
-            rowid = literal_column(f"{SEARCH_TABLE}.rowid", Integer)
-            # bm25() is negative, better matches more so; weights: name, summary, keywords.
-            rank = literal_column(f"bm25({SEARCH_TABLE}, 10.0, 3.0, 3.0)", Float)
-            branches.append(
-                (
-                    select(rowid.label("package_id"), (2 * TIER_BAND + rank).label("score"))
-                    .select_from(fts)
-                    .where(
-                        literal_column(SEARCH_TABLE).op("MATCH")(
-                            bindparam("fts_match", type_=String)
-                        )
-                    ),
-                    rowid,
-                )
-            )
+            branches.append(_sqlite_term_candidates())
         else:
-            # Not a model: the table is kept by a trigger (models/search.py).
-            documents = table(SEARCH_TABLE, column("package_id"), column("document"))
-            document = documents.c.document
-            tsquery = func.plainto_tsquery(
-                literal_column("'english'::regconfig"), bindparam("fts_words", type_=String)
-            )
-            rank = func.ts_rank(PG_RANK_WEIGHTS, document, tsquery, type_=Float)
-            branches.append(
-                (
-                    select(
-                        documents.c.package_id,
-                        (3 * TIER_BAND - rank * 100).label("score"),
-                    ).where(document.op("@@")(tsquery)),
-                    documents.c.package_id,
-                )
-            )
+            branches.append(_postgres_term_candidates())
     return branches
+
+
+def _name_candidates():
+    """Projects whose normalized name starts with the query: the exact name first, then shortest."""
+    name = Package.normalized_name
+    exact = bindparam("name", type_=String)
+    return (
+        select(
+            Package.id.label("package_id"),
+            (case((name == exact, 0.0), else_=TIER_BAND) + func.length(name)).label("score"),
+        ).where(
+            name >= exact,
+            name < bindparam("name_upper", type_=String),
+            # Redundant in binary collations; exact in any other one. Names
+            # hold no LIKE wildcards ([a-z0-9-] only), so nothing to escape.
+            name.like(bindparam("name_prefix", type_=String)),
+        ),
+        Package.id,
+    )
+
+
+def _sqlite_term_candidates():
+    """Full-text matches from SQLite's FTS5 table, ranked by bm25()."""
+    fts = table(SEARCH_TABLE, literal_column("rowid"))
+    rowid = literal_column(f"{SEARCH_TABLE}.rowid", Integer)
+    # bm25() is negative, better matches more so; weights: name, summary, keywords.
+    rank = literal_column(f"bm25({SEARCH_TABLE}, 10.0, 3.0, 3.0)", Float)
+    return (
+        select(rowid.label("package_id"), (2 * TIER_BAND + rank).label("score"))
+        .select_from(fts)
+        .where(literal_column(SEARCH_TABLE).op("MATCH")(bindparam("fts_match", type_=String))),
+        rowid,
+    )
+
+
+def _postgres_term_candidates():
+    """Full-text matches from PostgreSQL's tsvector documents, ranked by ts_rank()."""
+    # Not a model: the table is kept by a trigger (models/search.py).
+    documents = table(SEARCH_TABLE, column("package_id"), column("document"))
+    document = documents.c.document
+    tsquery = func.plainto_tsquery(
+        literal_column("'english'::regconfig"), bindparam("fts_words", type_=String)
+    )
+    rank = func.ts_rank(PG_RANK_WEIGHTS, document, tsquery, type_=Float)
+    return (
+        select(
+            documents.c.package_id,
+            (3 * TIER_BAND - rank * 100).label("score"),
+        ).where(document.op("@@")(tsquery)),
+        documents.c.package_id,
+    )
 
 
 def _classifier_filter(package_id, index: int):
