@@ -200,6 +200,18 @@ def project_from_document(document: Any) -> ProjectData:
     if not isinstance(releases, dict):
         raise BadDocument("'releases' is not an object of version -> files")
 
+    fields = _project_fields(info, name, where)
+    classifiers = _classifiers(info, where)
+    latest_metadata = _latest_metadata(info, fields, where)
+    result = _listed_releases(releases)
+    if latest is not None:
+        _describe_latest(result, document, latest, latest_metadata)
+    _refuse_repeated_filenames(result)
+    return ProjectData(name=name, fields=fields, classifiers=classifiers, releases=result)
+
+
+def _project_fields(info: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    """The project's columns from the document's "info", checked against their lengths."""
     fields: dict[str, Any] = {
         "name": name,
         "summary": text_value(info.get("summary"), where, "summary"),
@@ -218,11 +230,21 @@ def project_from_document(document: Any) -> ProjectData:
         "requires_python": text_value(info.get("requires_python"), where, "requires_python"),
     }
     check_lengths(Package.__table__, fields, where)
+    return fields
+
+
+def _classifiers(info: dict[str, Any], where: str) -> list[str]:
+    """The project's classifiers, stripped, without blanks or repeats, sorted."""
     classifiers = _string_list(info.get("classifiers"), where, "classifiers") or []
     classifiers = sorted({c.strip() for c in classifiers if c.strip()})
     for classifier in classifiers:
         check_lengths(Classifier.__table__, {"classifier": classifier}, where)
-    latest_metadata = {
+    return classifiers
+
+
+def _latest_metadata(info: dict[str, Any], fields: dict[str, Any], where: str) -> dict[str, Any]:
+    """The release metadata "info" gives, which is the latest release's."""
+    return {
         "summary": fields["summary"],
         "description": fields["description"],
         "description_content_type": fields["description_content_type"],
@@ -235,6 +257,9 @@ def project_from_document(document: Any) -> ProjectData:
         **{key: _string_list(info.get(key), where, key) for key in METADATA_LISTS},
     }
 
+
+def _listed_releases(releases: dict[str, Any]) -> dict[str, ReleaseData]:
+    """The releases under "releases", by version, with their files and yank."""
     result: dict[str, ReleaseData] = {}
     for version, files in releases.items():
         at = f"release {version!r}"
@@ -244,21 +269,34 @@ def project_from_document(document: Any) -> ProjectData:
         result[version] = ReleaseData(
             files=[file_row(f, at) for f in files], yanked=_yanked(files, at)
         )
-    if latest is not None:
-        if latest not in result:
-            # Not listed under "releases": "urls" holds the latest release's files.
-            urls = document.get("urls") or []
-            if not isinstance(urls, list):
-                raise BadDocument("'urls' is not a list of files")
-            at = f"release {latest!r}"
-            result[latest] = ReleaseData(
-                files=[file_row(f, at) for f in urls], yanked=_yanked(urls, at)
-            )
-        result[latest].metadata = latest_metadata
-        if info.get("yanked") is True:
-            reason = text_value(info.get("yanked_reason"), where, "yanked_reason")
-            result[latest].yanked = (True, reason)
+    return result
 
+
+def _describe_latest(
+    result: dict[str, ReleaseData],
+    document: dict[str, Any],
+    latest: str,
+    latest_metadata: dict[str, Any],
+) -> None:
+    """Give the latest release its metadata and yank, adding it from "urls" if unlisted."""
+    info = document["info"]
+    if latest not in result:
+        # Not listed under "releases": "urls" holds the latest release's files.
+        urls = document.get("urls") or []
+        if not isinstance(urls, list):
+            raise BadDocument("'urls' is not a list of files")
+        at = f"release {latest!r}"
+        result[latest] = ReleaseData(
+            files=[file_row(f, at) for f in urls], yanked=_yanked(urls, at)
+        )
+    result[latest].metadata = latest_metadata
+    if info.get("yanked") is True:
+        reason = text_value(info.get("yanked_reason"), "info", "yanked_reason")
+        result[latest].yanked = (True, reason)
+
+
+def _refuse_repeated_filenames(result: dict[str, ReleaseData]) -> None:
+    """A filename is unique on an index: a document listing one twice is bad."""
     seen: dict[str, str] = {}
     for version, release in result.items():
         for row in release.files:
@@ -269,7 +307,6 @@ def project_from_document(document: Any) -> ProjectData:
                     f"under release {version!r}); a filename is unique on an index"
                 )
             seen[row["filename"]] = version
-    return ProjectData(name=name, fields=fields, classifiers=classifiers, releases=result)
 
 
 class PypiJsonImporter(Importer):
