@@ -148,18 +148,7 @@ class Importer:
         authoritative: bool,
     ) -> tuple[dict[str, int], bool]:
         """Add the new releases, update described ones; (version -> id of all, changed?)."""
-        stored = {
-            row.version: row
-            for row in self.dbsession.execute(
-                select(
-                    Release.id,
-                    Release.version,
-                    Release.yanked,
-                    Release.yanked_reason,
-                    *(getattr(Release, c) for c in RELEASE_METADATA),
-                ).where(Release.package_id == package.id)
-            )
-        }
+        stored = self._stored_releases(package)
         release_ids = {version: row.id for version, row in stored.items()}
         # An installed "2.0.0" is the index's "2.0": PEP 440 equal versions are one release.
         stored_equal = {versions.equality_key(version) for version in stored}
@@ -183,11 +172,7 @@ class Importer:
                 continue
             if not authoritative:
                 continue
-            changes: dict[str, Any] = {}
-            if release.metadata is not None:
-                changes.update({k: v for k, v in release.metadata.items() if getattr(row, k) != v})
-            if release.yanked is not None and (row.yanked, row.yanked_reason) != release.yanked:
-                changes["yanked"], changes["yanked_reason"] = release.yanked
+            changes = _release_changes(row, release)
             if changes:
                 updates.append((row.id, changes))
 
@@ -202,6 +187,21 @@ class Importer:
 
         files_changed = self._store_files(package, project, release_ids, authoritative)
         return release_ids, bool(new_rows or updates or files_changed)
+
+    def _stored_releases(self, package: Package) -> dict[str, Any]:
+        """The package's releases on the index, by version: their id, yank and metadata."""
+        return {
+            row.version: row
+            for row in self.dbsession.execute(
+                select(
+                    Release.id,
+                    Release.version,
+                    Release.yanked,
+                    Release.yanked_reason,
+                    *(getattr(Release, c) for c in RELEASE_METADATA),
+                ).where(Release.package_id == package.id)
+            )
+        }
 
     def _store_files(
         self,
@@ -219,22 +219,7 @@ class Importer:
         if not incoming:
             return False
         version_of = {rid: version for version, rid in release_ids.items()}
-        stored = {
-            row.filename: row
-            for row in self.dbsession.execute(
-                select(
-                    ReleaseFile.id,
-                    ReleaseFile.filename,
-                    ReleaseFile.release_id,
-                    ReleaseFile.size,
-                    ReleaseFile.sha256_digest,
-                    ReleaseFile.path,
-                    *(getattr(ReleaseFile, c) for c in _FILE_MUTABLE),
-                )
-                .join(Release)
-                .where(Release.package_id == package.id)
-            )
-        }
+        stored = self._stored_files(package)
         self._refuse_foreign_files([n for n in incoming if n not in stored])
 
         new_rows, updates = [], []
@@ -243,17 +228,7 @@ class Importer:
             if old is None:
                 new_rows.append({**row, "release_id": release_ids[version]})
                 continue
-            at = f"release {version!r}, file {filename}"
-            if version_of.get(old.release_id) != version:
-                raise BadDocument(
-                    f"{at}: this file is already on the index under release "
-                    f"{version_of.get(old.release_id)!r}"
-                )
-            if (old.sha256_digest, old.size) != (row["sha256_digest"], row["size"]):
-                raise BadDocument(
-                    f"{at}: this file is already on the index with sha256 {old.sha256_digest} "
-                    f"and {old.size} bytes; a file can never be replaced"
-                )
+            _refuse_moved_or_replaced_file(filename, version, row, old, version_of)
             if not authoritative or old.path is not None:
                 continue  # an upload to this index is never rewritten by an import
             changes = {c: row[c] for c in _FILE_MUTABLE if getattr(old, c) != row[c]}
@@ -269,6 +244,25 @@ class Importer:
             )
         self.report.files_updated += len(updates)
         return bool(new_rows or updates)
+
+    def _stored_files(self, package: Package) -> dict[str, Any]:
+        """The package's files on the index, by filename: what identifies them, what may change."""
+        return {
+            row.filename: row
+            for row in self.dbsession.execute(
+                select(
+                    ReleaseFile.id,
+                    ReleaseFile.filename,
+                    ReleaseFile.release_id,
+                    ReleaseFile.size,
+                    ReleaseFile.sha256_digest,
+                    ReleaseFile.path,
+                    *(getattr(ReleaseFile, c) for c in _FILE_MUTABLE),
+                )
+                .join(Release)
+                .where(Release.package_id == package.id)
+            )
+        }
 
     def _refuse_foreign_files(self, filenames: list[str]) -> None:
         """Filenames are unique index-wide: one of another project cannot be imported."""
@@ -336,3 +330,30 @@ class Importer:
 def _unless_resembling(dbsession: Session, name: str) -> dict[str, None]:
     """Column values for a new package: no ultranormalized name if another holds it."""
     return {"ultranormalized_name": None} if resembled_project(dbsession, name) else {}
+
+
+def _release_changes(row, release) -> dict[str, Any]:
+    """The columns of a stored release that a document describes differently."""
+    changes: dict[str, Any] = {}
+    if release.metadata is not None:
+        changes.update({k: v for k, v in release.metadata.items() if getattr(row, k) != v})
+    if release.yanked is not None and (row.yanked, row.yanked_reason) != release.yanked:
+        changes["yanked"], changes["yanked_reason"] = release.yanked
+    return changes
+
+
+def _refuse_moved_or_replaced_file(
+    filename: str, version: str, row: dict[str, Any], old, version_of: dict[int, str]
+) -> None:
+    """A stored file stays in its release with its content: a document saying otherwise is bad."""
+    at = f"release {version!r}, file {filename}"
+    if version_of.get(old.release_id) != version:
+        raise BadDocument(
+            f"{at}: this file is already on the index under release "
+            f"{version_of.get(old.release_id)!r}"
+        )
+    if (old.sha256_digest, old.size) != (row["sha256_digest"], row["size"]):
+        raise BadDocument(
+            f"{at}: this file is already on the index with sha256 {old.sha256_digest} "
+            f"and {old.size} bytes; a file can never be replaced"
+        )
