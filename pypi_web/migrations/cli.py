@@ -80,14 +80,7 @@ def adopt(target: str, out=None, err=None, script_location=None) -> int:
     resolved = resolve(target)
     url = resolved.url
     print(f"Adopting {resolved.described}", file=out)
-    engine = migration_engine(url)
-    try:
-        with engine.connect() as connection:
-            status = schema_status(connection, script_directory(script_location))
-            live = snapshot(connection)
-            connection.rollback()
-    finally:
-        engine.dispose()
+    status, live = _status_and_live_schema(url, script_location)
     if status.state == EMPTY:
         print(
             f"{_safe(url)}: the database is empty; nothing to adopt. "
@@ -104,35 +97,10 @@ def adopt(target: str, out=None, err=None, script_location=None) -> int:
         return EXIT_OK
 
     print(f"{_safe(url)}: comparing the live schema with each revision...", file=out)
-    differences: dict[str, list[str]] = {}
-    schemas: dict[str, dict] = {}
-    order: list[str] = []
-    for revision, expected in revision_schemas(url, script_location):
-        order.append(revision)
-        schemas[revision] = expected
-        differences[revision] = diff(live, expected)
+    order, schemas, differences = _differences_by_revision(url, live, script_location)
     matches = [rev for rev in order if not differences[rev]]
     if not matches:
-        # The newest of the closest; of a run of identical schemas, its first revision.
-        index = order.index(min(reversed(order), key=lambda rev: len(differences[rev])))
-        while index > 0 and schemas[order[index - 1]] == schemas[order[index]]:
-            index -= 1
-        closest = order[index]
-        print(
-            f"{_safe(url)}: the schema matches no revision; refusing to stamp it.\n"
-            f"Closest: {closest}, with {len(differences[closest])} difference(s):",
-            file=err,
-        )
-        for line in differences[closest]:
-            print(f"  - {line}", file=err)
-        others = ", ".join(f"{rev}: {len(differences[rev])}" for rev in order if rev != closest)
-        if others:
-            print(f"Differences from the other revisions: {others}", file=err)
-        print(
-            "Bring the schema in line with a revision by hand (or restore it from a backup), "
-            "then run adopt again.",
-            file=err,
-        )
+        _report_no_match(url, order, schemas, differences, err)
         return EXIT_FAILED
 
     # Revisions that change only data leave the schema as it was: of a run of
@@ -143,16 +111,81 @@ def adopt(target: str, out=None, err=None, script_location=None) -> int:
     while oldest > 0 and not differences[order[oldest - 1]]:
         oldest -= 1
     chosen = order[oldest]
+    _stamp(url, chosen, script_location)
+    _report_stamped(url, chosen, order[oldest : newest + 1], script_location, out)
+    return EXIT_OK
+
+
+def _status_and_live_schema(url: str, script_location):
+    """The database's migration status and a snapshot of its schema, read in one connection."""
+    engine = migration_engine(url)
+    try:
+        with engine.connect() as connection:
+            status = schema_status(connection, script_directory(script_location))
+            live = snapshot(connection)
+            connection.rollback()
+    finally:
+        engine.dispose()
+    return status, live
+
+
+def _differences_by_revision(url: str, live: dict, script_location):
+    """(revisions oldest first, the schema of each, how the live schema differs from each)."""
+    differences: dict[str, list[str]] = {}
+    schemas: dict[str, dict] = {}
+    order: list[str] = []
+    for revision, expected in revision_schemas(url, script_location):
+        order.append(revision)
+        schemas[revision] = expected
+        differences[revision] = diff(live, expected)
+    return order, schemas, differences
+
+
+def _report_no_match(
+    url: str,
+    order: list[str],
+    schemas: dict[str, dict],
+    differences: dict[str, list[str]],
+    err,
+) -> None:
+    """Say that adopt refuses to stamp, and how the schema differs from the closest revision."""
+    # The newest of the closest; of a run of identical schemas, its first revision.
+    index = order.index(min(reversed(order), key=lambda rev: len(differences[rev])))
+    while index > 0 and schemas[order[index - 1]] == schemas[order[index]]:
+        index -= 1
+    closest = order[index]
+    print(
+        f"{_safe(url)}: the schema matches no revision; refusing to stamp it.\n"
+        f"Closest: {closest}, with {len(differences[closest])} difference(s):",
+        file=err,
+    )
+    for line in differences[closest]:
+        print(f"  - {line}", file=err)
+    others = ", ".join(f"{rev}: {len(differences[rev])}" for rev in order if rev != closest)
+    if others:
+        print(f"Differences from the other revisions: {others}", file=err)
+    print(
+        "Bring the schema in line with a revision by hand (or restore it from a backup), "
+        "then run adopt again.",
+        file=err,
+    )
+
+
+def _stamp(url: str, revision: str, script_location) -> None:
+    """Record the revision as the database's, with the revision map, in one transaction."""
     engine = migration_engine(url)
     try:
         with engine.connect() as connection:
             cfg = alembic_config(connection, script_location=script_location)
-            command.stamp(cfg, chosen, purge=True)
+            command.stamp(cfg, revision, purge=True)
             record_revision_map(connection, script_directory(script_location).revision_map)
             connection.commit()
     finally:
         engine.dispose()
-    same = order[oldest : newest + 1]
+
+
+def _report_stamped(url: str, chosen: str, same: list[str], script_location, out) -> None:
+    """Say which revision was stamped, which later ones share its schema, and what comes next."""
     print(f"{_safe(url)}: the schema matches revision {chosen}; stamped it.", file=out)
     if len(same) > 1:
         print(
@@ -163,7 +196,6 @@ def adopt(target: str, out=None, err=None, script_location=None) -> int:
     head = script_directory(script_location).get_current_head()
     if chosen != head:
         print("Now bring it up to date: alembic upgrade head", file=out)
-    return EXIT_OK
 
 
 # ---------------------------------------------------------------- status
