@@ -263,43 +263,17 @@ def explain(
         f"  database revision: {_describe(script, status.database_revision)}",
         f"  code needs:        {_describe(script, status.code_head)}",
     ]
-    upgrade = upgrade_command(app_ini, url)
-    adopt = adopt_command(app_ini, url)
     if status.state == BEHIND:
-        head = ["pypi_web: the database schema is behind the code; refusing to start."]
         lines.append(f"  pending revisions: {', '.join(status.pending)}")
-        tail = ["Bring the database up to date, then start the site again:", f"  {upgrade}"]
-        if status.pending_contract:
-            tail[0] = (
-                "Bring the database up to date (the pre-deploy step, then, once no older "
-                "release serves it, the post-deploy step, which applies the contract "
-                f"revisions {', '.join(status.pending_contract)}), then start the site again:"
-            )
-            tail.append(f"  {contract_command(app_ini, url)}")
+        head, tail = _explain_behind(status, app_ini, url)
     elif status.state == EMPTY:
         head = ["pypi_web: the database has no tables; refusing to start."]
-        tail = ["Create the schema, then start the site again:", f"  {upgrade}"]
-    elif status.state == UNVERSIONED:
-        head = [
-            "pypi_web: the database has tables but no Alembic revision (no alembic_version "
-            "table): it was not made by `alembic upgrade`; refusing to start."
-        ]
         tail = [
-            "Compare it with each revision and stamp the one it matches:",
-            f"  {adopt}",
-            "then bring it up to date:",
-            f"  {upgrade}",
+            "Create the schema, then start the site again:",
+            f"  {upgrade_command(app_ini, url)}",
         ]
-    elif status.state == UNKNOWN:
-        head = [
-            f"pypi_web: the database is at revision {status.database_revision}, which this "
-            "code does not know and which is not a recorded descendant of its head; "
-            "refusing to start."
-        ]
-        tail = [
-            "If this is the right database, check its schema against this code's revisions:",
-            f"  {adopt}",
-        ]
+    elif status.state in (UNVERSIONED, UNKNOWN):
+        head, tail = _explain_unmanaged(status, app_ini, url)
     elif status.state == AHEAD:
         lines.append(f"  newer revisions:   {', '.join(status.newer)}")
         head, tail = _explain_ahead(status, app_ini, url)
@@ -322,6 +296,50 @@ def explain(
     if not status.serves and ALEMBIC_INI.is_file():
         lines.append(f"(run it from {PROJECT_ROOT}, where alembic.ini is)")
     return "\n".join(lines)
+
+
+def _explain_behind(status: SchemaStatus, app_ini, url) -> tuple[list[str], list[str]]:
+    """Revisions to apply: the upgrade, and the post-deploy step if contract ones are among them."""
+    head = ["pypi_web: the database schema is behind the code; refusing to start."]
+    tail = [
+        "Bring the database up to date, then start the site again:",
+        f"  {upgrade_command(app_ini, url)}",
+    ]
+    if status.pending_contract:
+        tail[0] = (
+            "Bring the database up to date (the pre-deploy step, then, once no older "
+            "release serves it, the post-deploy step, which applies the contract "
+            f"revisions {', '.join(status.pending_contract)}), then start the site again:"
+        )
+        tail.append(f"  {contract_command(app_ini, url)}")
+    return head, tail
+
+
+def _explain_unmanaged(status: SchemaStatus, app_ini, url) -> tuple[list[str], list[str]]:
+    """No revision, or one this code does not know: adopt compares the schema with each."""
+    adopt = adopt_command(app_ini, url)
+    if status.state == UNVERSIONED:
+        head = [
+            "pypi_web: the database has tables but no Alembic revision (no alembic_version "
+            "table): it was not made by `alembic upgrade`; refusing to start."
+        ]
+        tail = [
+            "Compare it with each revision and stamp the one it matches:",
+            f"  {adopt}",
+            "then bring it up to date:",
+            f"  {upgrade_command(app_ini, url)}",
+        ]
+    else:
+        head = [
+            f"pypi_web: the database is at revision {status.database_revision}, which this "
+            "code does not know and which is not a recorded descendant of its head; "
+            "refusing to start."
+        ]
+        tail = [
+            "If this is the right database, check its schema against this code's revisions:",
+            f"  {adopt}",
+        ]
+    return head, tail
 
 
 def _explain_ahead(status: SchemaStatus, app_ini, url) -> tuple[list[str], list[str]]:
