@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from pypi_web import audit
 from pypi_web.accounts.services import user_by_username
 from pypi_web.models import MAINTAINER, OWNER, Package, Release, Role, User
+from pypi_web.packaging import status as project_status
 from pypi_web.packaging.journal import journal
+from pypi_web.upstream import rules
 
 MAX_REASON_LENGTH = 1000
 
@@ -29,6 +31,29 @@ def role_of(dbsession: Session, package: Package, user: User | None) -> str | No
     )
 
 
+def _record_change(
+    dbsession: Session,
+    package: Package,
+    user: User | None,
+    ip_address: str | None,
+    action: str,
+    event_tag: str,
+    *,
+    additional: dict,
+    version: str | None = None,
+) -> None:
+    """What an owner changed: a journal entry (it moves the serial) and an audit event."""
+    journal(dbsession, package, action, version=version, user=user)
+    audit.record(
+        dbsession,
+        event_tag,
+        user=user,
+        package_name=package.name,
+        ip_address=ip_address,
+        additional=additional,
+    )
+
+
 def yank(
     dbsession: Session, release: Release, reason: str, user: User, ip_address: str | None = None
 ) -> None:
@@ -40,13 +65,14 @@ def yank(
     release.yanked = True
     release.yanked_reason = reason or None
     package = release.package
-    journal(dbsession, package, "yank release", version=release.version, user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        "yank release",
         "package:yank",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
+        version=release.version,
         additional={"version": release.version, "reason": release.yanked_reason},
     )
 
@@ -57,13 +83,14 @@ def unyank(dbsession: Session, release: Release, user: User, ip_address: str | N
     release.yanked = False
     release.yanked_reason = None
     package = release.package
-    journal(dbsession, package, "unyank release", version=release.version, user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        "unyank release",
         "package:unyank",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
+        version=release.version,
         additional={"version": release.version},
     )
 
@@ -85,13 +112,13 @@ def add_maintainer(
         raise ManageError(f"{other.username} already has a role on {package.name}.")
     role = Role(user=other, package=package, role_name=role_name)
     dbsession.add(role)
-    journal(dbsession, package, f"add {role_name} {other.username}", user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        f"add {role_name} {other.username}",
         "package:role_added",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
         additional={"username": other.username, "role": role_name},
     )
     dbsession.flush()
@@ -129,13 +156,13 @@ def remove_role(
         raise ManageError("A project must keep at least one owner.")
     username = role.user.username
     dbsession.delete(role)
-    journal(dbsession, package, f"remove {role.role_name} {username}", user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        f"remove {role.role_name} {username}",
         "package:role_removed",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
         additional={"username": username, "role": role.role_name},
     )
     dbsession.flush()
@@ -149,8 +176,6 @@ def set_index_rules(
     ip_address: str | None = None,
 ) -> None:
     """The upstream mode and PEP 708's tracks and alternate locations, from the manage form."""
-    from pypi_web.upstream import rules
-
     try:
         mode = rules.check_mode(form.get("upstream_mode", rules.LOCAL_ONLY))
         tracks = rules.parse_urls(form.get("tracks", ""), "tracks")
@@ -160,13 +185,13 @@ def set_index_rules(
     package.upstream_mode = mode
     package.tracks = tracks
     package.alternate_locations = alternates
-    journal(dbsession, package, f"set upstream mode {mode}", user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        f"set upstream mode {mode}",
         "package:index-rules",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
         additional={"upstream_mode": mode, "tracks": tracks, "alternate_locations": alternates},
     )
 
@@ -185,8 +210,6 @@ def set_status(
 
     A quarantined project stays so until an admin lifts it: its owners cannot.
     """
-    from pypi_web.packaging import status as project_status
-
     if package.status == project_status.QUARANTINED and not admin:
         raise ManageError(f"{package.name} is quarantined: only an admin can change its status.")
     try:
@@ -194,12 +217,12 @@ def set_status(
     except project_status.StatusError as exc:
         raise ManageError(str(exc)) from None
     package.status, package.status_reason = status, reason
-    journal(dbsession, package, f"set status {status}", user=user)
-    audit.record(
+    _record_change(
         dbsession,
+        package,
+        user,
+        ip_address,
+        f"set status {status}",
         "package:status",
-        user=user,
-        package_name=package.name,
-        ip_address=ip_address,
         additional={"status": status, "reason": reason, "admin": admin},
     )
