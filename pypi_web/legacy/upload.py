@@ -377,9 +377,15 @@ def _new_project(dbsession, meta: UploadMetadata, user: User) -> Package:
 
 def _release_for(dbsession, package: Package, meta: UploadMetadata, upload, user) -> Release:
     """The release the file belongs to, added (and journalled) when it is new."""
-    releases = packaging_services.release_history(dbsession, package.id)
-    release = packaging_services.find_release(releases, meta.version)
-    if release is not None:
+    # The versions alone, not the releases: a long history costs no more than its ids.
+    history = dbsession.execute(
+        select(Release.id, Release.version, Release.canonical_version).where(
+            Release.package_id == package.id
+        )
+    ).all()
+    found = packaging_services.find_release(history, meta.version)
+    if found is not None:
+        release = dbsession.get(Release, found.id)
         if upload.filetype == "sdist" and any(f.packagetype == "sdist" for f in release.files):
             refuse(HTTPBadRequest, "Only one sdist may be uploaded per release.")
         return release

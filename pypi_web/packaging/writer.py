@@ -46,15 +46,25 @@ def add_releases(
 
 
 def renumber_releases(dbsession: Session, package: Package) -> dict[str, int]:
-    """Recompute every release's sort_order after one was added; version -> order."""
+    """Recompute every release's sort_order after one was added; version -> order.
+
+    Only the rows whose order moved are written: a new newest version (the usual
+    upload) moves none but its own, so an upload's write stays one row however
+    long the history.
+    """
     rows = dbsession.execute(
-        select(Release.id, Release.version).where(Release.package_id == package.id)
+        select(Release.id, Release.version, Release.sort_order).where(
+            Release.package_id == package.id
+        )
     ).all()
     orders = versions.sort_orders(row.version for row in rows)
-    dbsession.execute(
-        update(Release),
-        [{"id": row.id, "sort_order": orders[row.version]} for row in rows],
-    )
+    moved = [
+        {"id": row.id, "sort_order": orders[row.version]}
+        for row in rows
+        if row.sort_order != orders[row.version]
+    ]
+    if moved:
+        dbsession.execute(update(Release), moved)
     return orders
 
 

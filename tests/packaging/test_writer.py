@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pypi_web.models import JournalEntry, Release
 from pypi_web.packaging import writer
@@ -58,3 +58,25 @@ def test_journal_moves_the_serial_and_names_the_project_for_the_cache(dbsession)
     assert package.last_serial == serial
     assert dbsession.get(JournalEntry, serial).action == "create"
     assert "journalled" in dbsession.info[JOURNALLED_NAMES]
+
+
+def test_a_new_newest_release_rewrites_no_other_release(dbsession, dbengine):
+    """An upload's write stays one row however long the project's history."""
+    package = writer.create_project(dbsession, "long-history")
+    writer.add_releases(dbsession, package, [{"version": f"1.{n}"} for n in range(30)])
+    updated_rows: list[int] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE RELEASES"):
+            updated_rows.append(len(parameters) if executemany else 1)
+
+    event.listen(dbengine, "before_cursor_execute", record)
+    try:
+        _, newest = writer.add_releases(dbsession, package, [{"version": "2.0"}])
+        _, older = writer.add_releases(dbsession, package, [{"version": "0.5"}])
+    finally:
+        event.remove(dbengine, "before_cursor_execute", record)
+    assert newest["2.0"] == 30
+    assert older == {**{f"1.{n}": n + 1 for n in range(30)}, "0.5": 0, "2.0": 31}
+    # The newest: its own row only. The oldest: every row moves up one.
+    assert updated_rows == [1, 31]
