@@ -2,7 +2,9 @@
 
 Postgres is cut by stopping a TCP proxy between the server and the database
 (and started again on the same port); SQLite is locked by another connection
-holding an exclusive lock beyond the retry budget. Each fault lasts about 10 s.
+holding an exclusive lock beyond the retry budget. In WAL mode (the site's) that
+lock keeps writers out and no reader: pages are still served, uploads get the
+503. Each fault lasts about 10 s.
 """
 
 from __future__ import annotations
@@ -251,13 +253,16 @@ def ask_during(port: int, seconds: float) -> list[tuple[str, int, str, str | Non
 
 
 def check_answers(backend: str, answered: list) -> None:
-    """Cached pages 200, everything else 503 with Retry-After in its client's format."""
+    """Cached pages 200, everything else 503 with Retry-After in its client's format
+    (on SQLite, whose readers pass a writer's lock, everything but the upload 200)."""
     statuses = collections.Counter((label, status) for label, status, *_ in answered)
     print(f"\n{backend}: {len(answered)} requests in {FAULT_SECONDS:.0f} s: {dict(statuses)}")
     assert not [a for a in answered if a[1] >= 500 and a[1] != 503], statuses
     for label, status, content_type, x_cache, retry_after in answered:
         if label.endswith("(cached)"):
             assert status == 200 and x_cache in ("HIT", "STALE"), (label, status, x_cache)
+        elif backend == "sqlite" and label != "upload":
+            assert status == 200, (label, status)
         else:
             assert status == 503 and retry_after, (label, status)
             assert content_type == EXPECTED_503_TYPE[label], (label, content_type)

@@ -65,6 +65,11 @@ configure_mappers()
 # (``sqlite.busy_timeout``, milliseconds); pyramid_retry then tries the request again.
 SQLITE_BUSY_TIMEOUT_SETTING = "sqlite.busy_timeout"
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
+# SQLite's journal (``sqlite.journal_mode``). WAL, the default, lets reads go on while
+# an upload commits, and a commit wait for no read: in the rollback journal ("delete")
+# every commit waits until no request is reading, and new reads wait behind it.
+SQLITE_JOURNAL_MODE_SETTING = "sqlite.journal_mode"
+DEFAULT_SQLITE_JOURNAL_MODE = "wal"
 
 
 def use_explicit_sqlite_transactions(
@@ -73,6 +78,7 @@ def use_explicit_sqlite_transactions(
     begin: str = "BEGIN",
     foreign_keys: bool = True,
     busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    journal_mode: str | None = None,
 ) -> None:
     """Make SQLite transactions behave as they do on Postgres.
 
@@ -91,11 +97,21 @@ def use_explicit_sqlite_transactions(
         # pragma is ignored inside a transaction, hence here).
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if journal_mode is not None:
+            _set_journal_mode(cursor, journal_mode)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, begin))
+
+
+def _set_journal_mode(cursor, wanted: str) -> None:
+    # The mode is kept in the file: only the first connection to a database changes it
+    # (an in-memory database keeps "memory").
+    current = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+    if current not in (wanted, "memory"):
+        cursor.execute(f"PRAGMA journal_mode={wanted}")
 
 
 # An execution option naming the statement that begins an SQLite transaction.
@@ -140,7 +156,10 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         busy_timeout = settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS)
-        use_explicit_sqlite_transactions(engine, busy_timeout_ms=int(busy_timeout))
+        journal_mode = settings.get(SQLITE_JOURNAL_MODE_SETTING, DEFAULT_SQLITE_JOURNAL_MODE)
+        use_explicit_sqlite_transactions(
+            engine, busy_timeout_ms=int(busy_timeout), journal_mode=journal_mode.lower()
+        )
         retry_when_sqlite_is_locked(engine)
     return engine
 
