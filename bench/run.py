@@ -719,8 +719,8 @@ def _fresh_migrated(backend: str, name: str, workdir: Path) -> str:
 def big_project(backend: str, workdir: Path, reuse: bool) -> tuple[str, str]:
     """(URL, name) of a database holding one project of 2,000 releases (4,000 files)."""
     import sqlalchemy as sa
+    from synthetic import generate, vacuum_after_bulk_load  # bench/synthetic.py
 
-    from pypi_web.importer.synthetic import generate, vacuum_after_bulk_load
     from pypi_web.models import get_engine
 
     name = "pypi_web_bench_big_project"
