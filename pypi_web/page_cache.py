@@ -43,6 +43,15 @@ least-recently-used dict bounded in bytes (``page_cache.max_bytes``; 0, the
 default, turns it off, as in development, where templates are edited and
 reloaded).
 
+A page that is a copy of an upstream index's (pypi_web.upstream: a project
+this index does not have, or whose owners allow the upstream's) depends on
+the project's serial here and on its ``upstream_projects`` row (its
+``fetched_at``, moved on by each revalidation): a local upload to that name
+replaces it at once. Its view says so in the environ (``COPY_ENVIRON``:
+when the upstream last confirmed it, how long it stays fresh); it is kept no
+longer than that, and its ``Age`` is worked out afresh each time it is served.
+Any other page carrying an ``Age`` (another cache's copy) is never kept.
+
 While the database is away (the serial cannot be read, or the site answers
 503 for it: pypi_web.outage), a page the cache holds is served as it was,
 stale if need be, with ``X-Cache: STALE`` (HTTP's stale-if-error): the
@@ -72,6 +81,7 @@ from pypi_web.models import (
     SQLITE_BUSY_TIMEOUT_SETTING,
     JournalEntry,
     Package,
+    UpstreamProject,
 )
 from pypi_web.packaging.journal import DEPENDENCIES, INDEX, JOURNALLED_NAMES, PROJECT
 from pypi_web.packaging.names import normalize
@@ -88,6 +98,8 @@ LISTEN = "listen"
 CACHE_HEADER = "X-Cache"
 # Set by pypi_web.outage's 503: the database is away.
 UNAVAILABLE_ENVIRON = "pypi_web.database_unavailable"
+# Set by a view whose page is a copy of an upstream's: an UpstreamCopy.
+COPY_ENVIRON = "pypi_web.page_cache.upstream_copy"
 # Bytes of Python objects per kept page besides its text (tuples, dict slot, key):
 # about 2 kB by tracemalloc, so the bound holds for small pages too.
 ENTRY_OVERHEAD = 2048
@@ -104,12 +116,26 @@ BYPASS_HEADERS = (
 
 
 @dataclass(frozen=True)
+class UpstreamCopy:
+    """What a view tells the cache of a page copied from an upstream index."""
+
+    # time.time() when the upstream last confirmed the page: its Age counts from then.
+    fetched_at: float
+    # Seconds from now that the copy stays fresh (the upstream TTL left): kept no longer.
+    fresh_for: float
+    # Headers that differ when the page is served again from here (their new values).
+    on_hit: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class CachedPage:
     dependency: tuple
     expires: float | None
     status: str
     headerlist: tuple[tuple[str, str], ...]
     body: bytes
+    # An upstream copy's fetch time (time.time()): its Age is added when served.
+    fetched_at: float | None = None
 
     @property
     def size(self) -> int:
@@ -224,9 +250,17 @@ class SerialReader:
             self._pq = pq
         self._local = threading.local()
         self._held: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
+        name = bindparam("name")
         self._statements = {
-            PROJECT: select(Package.id, Package.last_serial).where(
-                Package.normalized_name == bindparam("name")
+            # The project here, if any, and its upstream copy, if any (one row either way).
+            PROJECT: select(
+                select(Package.id).where(Package.normalized_name == name).scalar_subquery(),
+                select(Package.last_serial)
+                .where(Package.normalized_name == name)
+                .scalar_subquery(),
+                select(UpstreamProject.fetched_at)
+                .where(UpstreamProject.normalized_name == name)
+                .scalar_subquery(),
             ),
             INDEX: select(func.max(JournalEntry.id)),
         }
@@ -288,11 +322,7 @@ class SerialReader:
             raise SerialUnavailable(result.error_message.decode(errors="replace"))
         if result.ntuples == 0:
             return None
-        # Integers (or NULL) in text form.
-        return tuple(
-            None if value is None else int(value)
-            for value in (result.get_value(0, column) for column in range(result.nfields))
-        )
+        return tuple(_from_text(result.get_value(0, column)) for column in range(result.nfields))
 
     def current(self, environ, kind: str, matchdict: dict) -> tuple | None:
         """The serial a route's pages depend on now, or None when there is none to check."""
@@ -303,8 +333,8 @@ class SerialReader:
             row = session.execute(self._statements[kind], params).first()
         else:
             row = self._fetch(kind, params)
-        if row is None:
-            return None
+        if row is None or (kind == PROJECT and all(value is None for value in row)):
+            return None  # no such project, here or cached from upstream
         # An index with no journal entry yet has the serial None: still a serial.
         return (kind, *row)
 
@@ -315,6 +345,16 @@ class SerialReader:
         self._held.clear()
         self._local = threading.local()
         self.engine.dispose()
+
+
+def _from_text(value: bytes | None) -> int | bytes | None:
+    """A column in libpq's text form: integers as int, a timestamp kept as text (compared only)."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def _path(environ) -> str | None:
@@ -433,7 +473,10 @@ class PageCacheMiddleware:
 
     @staticmethod
     def _serve(page: CachedPage, start_response, how: str):
-        start_response(page.status, [*page.headerlist, (CACHE_HEADER, how)])
+        headerlist = [*page.headerlist, (CACHE_HEADER, how)]
+        if page.fetched_at is not None:
+            headerlist.append(("Age", str(max(0, int(time.time() - page.fetched_at)))))
+        start_response(page.status, headerlist)
         return [page.body]
 
     def _fill(self, environ, start_response, key, dependency, max_age):
@@ -456,30 +499,43 @@ class PageCacheMiddleware:
                 app_iter.close()
             self.outage.stale_instead()
             return self._serve(page, start_response, "STALE")
+        copy: UpstreamCopy | None = environ.get(COPY_ENVIRON)
+        names = {name.lower() for name, _ in headerlist}
         storable = (
             dependency is not None
             and isinstance(app_iter, list)
             and status.startswith("200 ")
-            # A page with an Age is a copy of another cache's (an upstream's): its
-            # freshness is not a serial here.
-            and not any(name.lower() in ("set-cookie", "age") for name, _ in headerlist)
+            and "set-cookie" not in names
+            # A page with an Age is another cache's copy: kept only when its view
+            # says until when (an upstream copy), never on a serial alone.
+            and (copy.fresh_for > 0 if copy is not None else "age" not in names)
         )
         if storable:
             body = b"".join(app_iter)
-            self.cache.put(
-                key,
-                CachedPage(
-                    dependency=dependency,
-                    expires=None if max_age is None else time.monotonic() + max_age,
-                    status=status,
-                    headerlist=tuple(headerlist),
-                    body=body,
-                ),
-            )
+            self.cache.put(key, _kept(dependency, max_age, status, headerlist, body, copy))
             start_response(status, [*headerlist, (CACHE_HEADER, "MISS")])
             return [body]
         start_response(status, headerlist)
         return app_iter
+
+
+def _kept(dependency, max_age, status, headerlist, body, copy: UpstreamCopy | None) -> CachedPage:
+    """The page as the cache keeps it; an upstream copy until it goes stale, without its Age."""
+    expires = None if max_age is None else time.monotonic() + max_age
+    fetched_at = None
+    if copy is not None:
+        expires = min(expires or float("inf"), time.monotonic() + copy.fresh_for)
+        fetched_at = copy.fetched_at
+        replaced = {name.lower() for name, _ in copy.on_hit} | {"age"}
+        headerlist = [h for h in headerlist if h[0].lower() not in replaced] + list(copy.on_hit)
+    return CachedPage(
+        dependency=dependency,
+        expires=expires,
+        status=status,
+        headerlist=tuple(headerlist),
+        body=body,
+        fetched_at=fetched_at,
+    )
 
 
 def cache_pages(config, route_name: str, depends_on: str, max_age: float | None = None) -> None:

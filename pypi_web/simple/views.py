@@ -158,7 +158,12 @@ def simple_detail(request):
     if uses_upstream:
         # No project of that name here, or its owners allow an upstream's (pypi_web.upstream).
         return upstream_views.simple_detail(
-            request, normalized, content_type == V1_JSON, content_type, package
+            request,
+            normalized,
+            content_type == V1_JSON,
+            content_type,
+            ETAG_KIND[content_type],
+            package,
         )
     serial = package.last_serial
     moment = caching.package_serial_time(request.dbsession, package) or package.created

@@ -8,11 +8,14 @@ Files the upstream gives no sha256 for are left out: they could not be checked.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from dataclasses import dataclass
 
 from pyramid.renderers import render
 
+from pypi_web import page_cache
 from pypi_web.packaging import status
 from pypi_web.simple import services as simple_services
 
@@ -177,13 +180,46 @@ def html_body(request, normalized: str, cached: services.CachedPage, package) ->
     )
 
 
-def headers(cached: services.CachedPage) -> dict[str, str]:
+def etag(request, cached: services.CachedPage, package, kind: str) -> str:
+    """What the page is made of: the upstream's copy (its ETag, or when it was fetched
+    when it sent none), its serial, the local project's serial, the representation."""
+    project = cached.project
+    parts = [
+        project.upstream_url,
+        project.etag or project.fetched_at.isoformat(),
+        str(project.serial),
+        str(package.last_serial) if package is not None else "-",
+    ]
+    if request.upstreams.cooldown_days:
+        # Files come out of the cooldown as time passes: the page may change hourly.
+        parts.append(str(int(time.time() // 3600)))
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+    return f"up-{digest}-{kind}"
+
+
+def headers(cached: services.CachedPage, etag: str) -> dict[str, str]:
     return {
-        # Never kept by the page cache (its Age says it is a copy of another's page).
         "Age": str(cached.age_seconds()),
+        "ETag": f'"{etag}"',
         "Cache-Control": "max-age=0, must-revalidate, public",
         "Vary": "Accept",
         "Access-Control-Allow-Origin": "*",
         UPSTREAM_HEADER: cached.project.upstream_url,
         STATE_HEADER: cached.state,
     }
+
+
+def keep_copy(request, cached: services.CachedPage) -> None:
+    """Let the page cache keep this page until the upstream copy behind it goes stale.
+
+    A copy served stale (the upstream failing) is not kept: the next request
+    tries the upstream again. Served again from the cache, the page is fresh.
+    """
+    if cached.state == "stale":
+        return
+    fresh_for = request.upstreams.ttl_seconds - cached.age_seconds()
+    request.environ[page_cache.COPY_ENVIRON] = page_cache.UpstreamCopy(
+        fetched_at=cached.project.fetched_at.timestamp(),
+        fresh_for=fresh_for,
+        on_hit=((STATE_HEADER, "fresh"),),
+    )

@@ -40,6 +40,8 @@ class MirroredProject:
     versions: list[str]
     files: list[MirroredFile]
     age_seconds: int
+    # The cached simple page behind it (the page cache keeps this page while it is fresh).
+    cached: services.CachedPage
 
 
 def _latest_files(entries: list[dict]) -> tuple[str | None, list[str], list[dict]]:
@@ -88,4 +90,5 @@ def mirrored_project(request, normalized: str) -> MirroredProject | None:
             for entry in files
         ],
         age_seconds=services.CachedPage(project, "cached").age_seconds(),
+        cached=services.CachedPage(project, "cached"),
     )

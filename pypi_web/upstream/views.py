@@ -9,6 +9,7 @@ from pyramid.view import view_config
 
 from pypi_web.files import METADATA_SUFFIX
 from pypi_web.packaging.names import is_valid_name, normalize
+from pypi_web.simple import caching
 
 from . import pages, project_page, services
 
@@ -27,18 +28,27 @@ def unavailable(error: Exception) -> Response:
     )
 
 
-def simple_detail(request, normalized: str, as_json: bool, content_type: str, package) -> Response:
+def simple_detail(
+    request, normalized: str, as_json: bool, content_type: str, etag_kind: str, package
+) -> Response:
     """The upstream's page of a project this index does not have (``package`` None), or
-    of one whose owners allow it (pypi_web.upstream.rules); 404 when no upstream has it."""
+    of one whose owners allow it (pypi_web.upstream.rules); 404 when no upstream has it.
+    A client holding the page as it is gets a 304, as for a local page."""
     try:
         cached = services.project_page(request.dbsession, request.upstreams, normalized)
     except services.UpstreamUnavailable as error:
         return unavailable(error)
     if cached is None:
         raise HTTPNotFound(f"There is no project named {normalized!r}, here or upstream.")
+    etag = pages.etag(request, cached, package, etag_kind)
+    headers = pages.headers(cached, etag)
+    unchanged = caching.not_modified(request, etag, None, headers)
+    if unchanged is not None:
+        return unchanged
     body = (pages.json_body if as_json else pages.html_body)(request, normalized, cached, package)
     response = Response(body=body.encode("utf-8"), content_type=content_type, charset="utf-8")
-    response.headers.update(pages.headers(cached))
+    response.headers.update(headers)
+    pages.keep_copy(request, cached)
     return response
 
 
@@ -86,6 +96,9 @@ def mirrored_project(request, normalized: str) -> Response | None:
         return None
     if request.matchdict["name"] != normalized:
         return HTTPMovedPermanently(request.route_url("project", name=normalized))
+    # Kept by the page cache while the copy is fresh: the upstream's JSON API is not
+    # asked again until then.
+    pages.keep_copy(request, project.cached)
     return render_to_response(
         "pypi_web:templates/upstream/project.pt", {"project": project}, request=request
     )
