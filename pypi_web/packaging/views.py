@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 
-from pypi_web.packaging import services
+from pypi_web.packaging import history, services
 from pypi_web.upstream import views as upstream_views
 
 DETAIL_TEMPLATE = "pypi_web:templates/packaging/detail.pt"
@@ -26,7 +26,7 @@ def project_detail(request):
     if latest is None:
         # A project whose every release was deleted: pypi.org answers 404 too.
         raise HTTPNotFound(f"The project {package.name!r} has no releases.")
-    return {"page": services.release_page(request.dbsession, package, releases, latest)}
+    return _page(request, services.release_page(request.dbsession, package, releases, latest))
 
 
 @view_config(route_name="release", renderer=DETAIL_TEMPLATE, request_method=("GET", "HEAD"))
@@ -38,6 +38,13 @@ def release_detail(request):
     if release is None:
         raise HTTPNotFound(f"The project {package.name!r} has no release {version!r}.")
     request.context.redirect_to_canonical(version=release.version)
+    return _page(
+        request, services.release_page(request.dbsession, package, releases, release, pinned=True)
+    )
+
+
+def _page(request, page: services.ReleasePage) -> dict:
     return {
-        "page": services.release_page(request.dbsession, package, releases, release, pinned=True)
+        "page": page,
+        "history_html": history.timeline_html(request, page.package, page.releases, page.release),
     }

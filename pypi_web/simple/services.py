@@ -10,6 +10,7 @@ their files.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from pypi_web.files import download_url
 from pypi_web.models import Package, Release, ReleaseFile
+from pypi_web.templating import escape_attribute, escape_text
 
 API_VERSION = "1.1"
 
@@ -42,10 +44,11 @@ def project_rows(dbsession: Session) -> list[tuple[str, str, int]]:
 
 def upload_time_iso(moment: datetime.datetime) -> str:
     """``2026-08-01T12:00:00.123456Z`` (UTC), as PEP 700 and PyPI write it."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat ends "+00:00" in UTC; it takes a third less time than strftime.
+    return moment.astimezone(datetime.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-@dataclass
+@dataclass(slots=True)
 class SimpleFile:
     filename: str
     url: str
@@ -84,11 +87,9 @@ class SimpleFile:
         return data
 
 
-def project_files(
-    request, dbsession: Session, package: Package
-) -> tuple[list[str], list[SimpleFile]]:
-    """(every version, oldest first; every file) of a package, in one statement."""
-    rows = dbsession.execute(
+def _files_statement(package_id: int):
+    """A package's releases, oldest first, left-joined to their files."""
+    return (
         select(
             Release.version,
             Release.yanked,
@@ -104,30 +105,64 @@ def project_files(
         )
         .select_from(Release)
         .outerjoin(ReleaseFile, ReleaseFile.release_id == Release.id)
-        .where(Release.package_id == package.id)
+        .where(Release.package_id == package_id)
         .order_by(Release.sort_order, ReleaseFile.filename)
-    ).all()
+    )
+
+
+def project_files(
+    request, dbsession: Session, package: Package
+) -> tuple[list[str], list[SimpleFile]]:
+    """(every version, oldest first; every file) of a package, in one statement.
+
+    Run as Core on the session's connection, and the rows unpacked by position:
+    for a project of thousands of files the ORM's row handling was a third of
+    the page's time.
+    """
+    rows = dbsession.connection().execute(_files_statement(package.id)).all()
     prefix = request.route_url("file", subpath="")
     versions: list[str] = []
     files: list[SimpleFile] = []
     for row in rows:
-        if not versions or versions[-1] != row.version:
-            versions.append(row.version)
-        if row.filename is None:
+        version, yanked, reason, filename, url, path, *rest = row
+        if not versions or versions[-1] != version:
+            versions.append(version)
+        if filename is None:
             continue
-        yanked: bool | str = False
-        if row.yanked:
-            yanked = row.yanked_reason or ""
+        sha256, requires_python, size, upload_time, metadata_sha256 = rest
         files.append(
             SimpleFile(
-                filename=row.filename,
-                url=download_url(prefix, row.url, row.path),
-                sha256=row.sha256_digest,
-                requires_python=row.requires_python,
-                size=row.size,
-                upload_time=row.upload_time,
-                yanked=yanked,
-                metadata_sha256=row.core_metadata_sha256_digest,
+                filename,
+                download_url(prefix, url, path),
+                sha256,
+                requires_python,
+                size,
+                upload_time,
+                (reason or "") if yanked else False,
+                metadata_sha256,
             )
         )
     return versions, files
+
+
+def file_links_html(files) -> str:
+    """The page's anchors, one a line, as simple/detail.pt once made them in a loop.
+
+    Built here rather than by the template (pypi_web.templating says why). ``files``
+    are SimpleFile (or anything with the same attributes: an upstream's links).
+    """
+    lines = []
+    # A few distinct values over thousands of files (">=3.8"): each escaped once.
+    escaped = functools.cache(escape_attribute)
+    for file in files:
+        extra = ""
+        if file.requires_python is not None:
+            extra = f' data-requires-python="{escaped(file.requires_python)}"'
+        if (yanked := file.yanked_attr) is not None:
+            extra += f' data-yanked="{escaped(yanked)}"'
+        if (metadata := file.core_metadata_attr) is not None:
+            metadata = escape_attribute(metadata)
+            extra += f' data-dist-info-metadata="{metadata}" data-core-metadata="{metadata}"'
+        href = f"{escape_attribute(file.url)}#sha256={escape_attribute(file.sha256)}"
+        lines.append(f'    <a href="{href}"{extra}>{escape_text(file.filename)}</a><br>\n')
+    return "".join(lines)

@@ -195,7 +195,7 @@ def simple_detail(request):
             {
                 "api_version": api_version,
                 "name": package.normalized_name,
-                "files": files,
+                "links": services.file_links_html(files),
                 "serial": serial,
                 **upstream_pages.html_declarations(package),
             },

@@ -172,7 +172,7 @@ def html_body(request, normalized: str, cached: services.CachedPage, package) ->
         {
             "api_version": merged.api_version,
             "name": normalized,
-            "files": links,
+            "links": simple_services.file_links_html(links),
             "serial": cached.project.serial or 0,
             **html_declarations(package),
         },
