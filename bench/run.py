@@ -233,8 +233,12 @@ class Setup:
 
 
 class Server:
-    def __init__(self, python: str, args: list[str], processes: int, threads: int):
+    def __init__(
+        self, python: str, args: list[str], processes: int, threads: int, code: Path | None = None
+    ):
         self.port = free_port()
+        # Another tree's pypi_web (--baseline) ahead of this one's on the path.
+        self.env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
         self.cmd = [
             python,
             str(SERVE),
@@ -251,7 +255,7 @@ class Server:
         self._sampling = False
 
     def __enter__(self) -> Server:
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=subprocess.DEVNULL, env=self.env)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -740,23 +744,65 @@ def big_project(backend: str, workdir: Path, reuse: bool) -> tuple[str, str]:
     return url, project
 
 
-def upstream_rows(python, ds, setup, threads, seconds, connections, workdir) -> list:
+@dataclass(frozen=True)
+class Code:
+    """Which pypi_web a server runs: this tree's (``tree`` None) or a baseline's."""
+
+    suffix: str = ""
+    tree: Path | None = None
+
+
+def baseline_code(ref: str, workdir: Path) -> Code:
+    """``ref``'s pypi_web, extracted from git, for before/after rows in one run."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = workdir / f"baseline-{commit}"
+    if not (tree / "pypi_web").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "pypi_web"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return Code(f"@{ref}", tree)
+
+
+def upstream_rows(python, ds, setup, threads, seconds, connections, workdir, codes) -> list:
     """A cached upstream /simple/<name>/ against the same page served locally: a second
-    site whose upstream is the first, its cache filled by the first request."""
+    site whose upstream is the first, its cache filled by the first request. With a
+    baseline, each row is measured on each code in turn (interleaved)."""
     path = f"/simple/{ds.targets['name']}/"
-    mirror_db = _fresh_migrated(ds.backend, "pypi_web_bench_mirror", workdir)
     rows = []
-    with Server(python, ["--db-url", ds.url, *setup.serve_args], setup.processes, threads) as local:
-        mirror_args = ["--db-url", mirror_db, "--upstream", local.url("/simple/")]
-        with Server(python, mirror_args + setup.serve_args, setup.processes, threads) as mirror:
-            for label, headers in (("html", {}), ("json", {"Accept": PEP691_JSON})):
-                for where, server in (("local", local), ("upstream", mirror)):
-                    m = Measurement(setup.name, ds.backend, ds.packages, f"{where} {label}", path)
+    with contextlib.ExitStack() as stack:
+        pairs = []
+        for n, code in enumerate(codes):
+            mirror_db = _fresh_migrated(ds.backend, f"pypi_web_bench_mirror{n or ''}", workdir)
+            local_args = ["--db-url", ds.url, *setup.serve_args]
+            local = stack.enter_context(
+                Server(python, local_args, setup.processes, threads, code.tree)
+            )
+            mirror_args = ["--db-url", mirror_db, "--upstream", local.url("/simple/")]
+            mirror = stack.enter_context(
+                Server(python, mirror_args + setup.serve_args, setup.processes, threads, code.tree)
+            )
+            pairs.append((code, local, mirror))
+        for label, headers in (("html", {}), ("json", {"Accept": PEP691_JSON})):
+            for where in ("local", "upstream"):
+                for code, local, mirror in pairs:
+                    server = local if where == "local" else mirror
+                    m = Measurement(
+                        setup.name + code.suffix, ds.backend, ds.packages, f"{where} {label}", path
+                    )
                     rows.append(measure(server, m, seconds, connections, headers))
     return rows
 
 
-def big_project_rows(python, backend, workdir, reuse, threads, seconds) -> list:
+def big_project_rows(python, backend, workdir, reuse, threads, seconds, codes) -> list:
     """A project of 2,000 versions, every page made afresh (page cache off), one at a time."""
     url, name = big_project(backend, workdir, reuse)
     rows = []
@@ -765,10 +811,20 @@ def big_project_rows(python, backend, workdir, reuse, threads, seconds) -> list:
         ("2000v s-json", f"/simple/{name}/", {"Accept": PEP691_JSON}),
         ("2000v project", f"/project/{name}/", {}),
     )
-    with Server(python, ["--db-url", url, "--no-page-cache"], 1, threads) as server:
+    with contextlib.ExitStack() as stack:
+        servers = [
+            (
+                code,
+                stack.enter_context(
+                    Server(python, ["--db-url", url, "--no-page-cache"], 1, threads, code.tree)
+                ),
+            )
+            for code in codes
+        ]
         for page, path, headers in pages_of:
-            m = Measurement("x1-nocache-c1", backend, 1, page, path)
-            rows.append(measure(server, m, seconds, 1, headers))
+            for code, server in servers:
+                m = Measurement("x1-nocache-c1" + code.suffix, backend, 1, page, path)
+                rows.append(measure(server, m, seconds, 1, headers))
     return rows
 
 
@@ -790,6 +846,23 @@ def upstream_report(results: list) -> list[str]:
                 f"(one connection): p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms "
                 "(target: under 100 ms)"
             )
+    return lines + _against_baseline(by)
+
+
+def _against_baseline(by: dict) -> list[str]:
+    """This tree's row against the baseline's (--baseline), measured interleaved."""
+    lines = []
+    for (setup, backend, page), before in by.items():
+        if "@" not in setup:
+            continue
+        after = by.get((setup.split("@")[0], backend, page))
+        if after is None or not before.rps or not before.p50_ms:
+            continue
+        lines.append(
+            f"after/{setup.split('@')[1]}: {setup.split('@')[0]} {backend} {page}: "
+            f"req/s {ratio(after.rps, before.rps)}, p50 {after.p50_ms:.1f} ms against "
+            f"{before.p50_ms:.1f} ms ({ratio(after.p50_ms, before.p50_ms)})"
+        )
     return lines
 
 
@@ -817,6 +890,11 @@ def main() -> int:
         "--upstream-only",
         action="store_true",
         help="only the upstream rows (cached upstream page, 2,000 versions)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="also measure the upstream rows on this commit's pypi_web, interleaved",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -876,13 +954,17 @@ def main() -> int:
     results: list[Measurement] = []
     python = sys.executable
     meta["upstream"] = True
+    codes = [Code()]
+    if args.baseline:
+        codes.insert(0, baseline_code(args.baseline, args.workdir))
+        meta["baseline"] = args.baseline
     for ds in (d for d in datasets if d.packages == max(sizes)):
         results += upstream_rows(
-            python, ds, setups[1], args.threads, seconds, args.connections, args.workdir
+            python, ds, setups[1], args.threads, seconds, args.connections, args.workdir, codes
         )
     for backend in backends:
         results += big_project_rows(
-            python, backend, args.workdir, not args.no_reuse, args.threads, seconds
+            python, backend, args.workdir, not args.no_reuse, args.threads, seconds, codes
         )
     if args.upstream_only:
         soak, setups, args.no_alembic = 0, [], True
