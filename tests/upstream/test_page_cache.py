@@ -6,14 +6,16 @@ import datetime
 import time
 
 import pytest
+import webtest
 
-from pypi_web import page_cache
+from pypi_web import main, page_cache
 from pypi_web.models import UpstreamProject
 from pypi_web.packaging.journal import journal
 from pypi_web.upstream import services
 
 from .. import factories
 from ..conftest import _upstream_app, client_in_transaction
+from ..test_page_cache import heard, shut_down
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 NAME = "mirrored-kept"
@@ -148,3 +150,36 @@ def test_a_copy_is_kept_until_it_goes_stale_without_its_age():
     assert kept.fetched_at == 1000.0
     shorter = page_cache._kept(("project",), 10, "200 OK", headers, b"x", copy)
     assert shorter.expires <= time.monotonic() + 10
+
+
+def test_a_listening_process_drops_an_upstream_page_at_a_local_upload(
+    migrated_postgres_url, app_settings, session_factory_for, fake_upstream, tmp_path
+):
+    # Postgres' default: hits check what the listener heard, not a serial.
+    make_session = session_factory_for(migrated_postgres_url)
+    fake_upstream.add_wheel(NAME, "1.0")
+    settings = {
+        **app_settings,
+        "sqlalchemy.url": migrated_postgres_url,
+        "page_cache.max_bytes": "1000000",
+        "files.storage_dir": str(tmp_path / "files"),
+        "pypi_web.upstreams": fake_upstream.simple,
+        "upstream.ttl_seconds": "3600",
+    }
+    process = webtest.TestApp(main({}, **settings), extra_environ={"HTTP_HOST": "localhost"})
+    try:
+        process.app.listener.token()  # starts it
+        assert process.app.listener.connected.wait(10), "the listener did not connect"
+        assert process.get(f"/simple/{NAME}/").headers["X-Cache"] == "MISS"
+        assert process.get(f"/simple/{NAME}/").headers["X-Cache"] == "HIT"
+        generation = process.app.listener.generation
+        with make_session() as session:
+            package = factories.project(session, NAME, ["9.0"])
+            journal(session, package, "new release 9.0")
+            session.commit()
+        heard(process, generation)
+        page = process.get(f"/simple/{NAME}/")
+        assert page.headers["X-Cache"] == "MISS"
+        assert "9.0" in page.text and "X-PyPI-Web-Upstream" not in page.headers
+    finally:
+        shut_down(process)
