@@ -44,13 +44,15 @@ default, turns it off, as in development, where templates are edited and
 reloaded).
 
 A page that is a copy of an upstream index's (pypi_web.upstream: a project
-this index does not have, or whose owners allow the upstream's) depends on
-the project's serial here and on its ``upstream_projects`` row (its
-``fetched_at``, moved on by each revalidation): a local upload to that name
-replaces it at once. Its view says so in the environ (``COPY_ENVIRON``:
-when the upstream last confirmed it, how long it stays fresh); it is kept no
-longer than that, and its ``Age`` is worked out afresh each time it is served.
-Any other page carrying an ``Age`` (another cache's copy) is never kept.
+this index does not have, or whose owners allow the upstream's) is marked so
+by its view in the environ (``COPY_ENVIRON``: when the upstream last
+confirmed it, how long it stays fresh). It is kept no longer than that (the
+upstream TTL), its ``Age`` worked out afresh each time it is served, and like
+any project page it goes at a journalled change to that name: a local upload
+wins the very next request. With ``query`` the serial read includes the
+name's ``upstream_projects`` row (its ``fetched_at``), so another process's
+revalidation replaces it too; with ``listen`` the TTL bounds it. Any other
+page carrying an ``Age`` (another cache's copy) is never kept.
 
 While the database is away (the serial cannot be read, or the site answers
 503 for it: pypi_web.outage), a page the cache holds is served as it was,
