@@ -12,6 +12,7 @@ Acceptable, listing what can be had.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from html import escape
 from json.encoder import encode_basestring  # the C encoder, one string at a time
@@ -87,7 +88,12 @@ def _response(body: str, content_type: str, headers: dict[str, str]) -> Response
     return response
 
 
-def _json(data: dict) -> str:
+# Stands in for a page's files while the rest is encoded: nothing a project
+# declares (its tracks, its status reason) can spell it.
+FILES_PLACEHOLDER = f"\x00files-{secrets.token_hex(16)}\x00"
+
+
+def _json(data: dict | str) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -178,16 +184,15 @@ def simple_detail(request):
     if project_status.files_hidden(package):
         files = []
     if content_type == V1_JSON:
-        body = _json(
-            upstream_pages.add_declarations(
-                {
-                    "meta": {"api-version": api_version, "_last-serial": serial},
-                    "name": package.normalized_name,
-                    "versions": versions,
-                    "files": [f.as_json() for f in files],
-                },
-                package,
-            )
+        data = {
+            "meta": {"api-version": api_version, "_last-serial": serial},
+            "name": package.normalized_name,
+            "versions": versions,
+            "files": FILES_PLACEHOLDER,
+        }
+        # The files written as text (services.files_json), in the place json.dumps kept.
+        body = _json(upstream_pages.add_declarations(data, package)).replace(
+            _json(FILES_PLACEHOLDER).rstrip("\n"), services.files_json(files), 1
         )
     else:
         body = render(

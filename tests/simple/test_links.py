@@ -1,12 +1,15 @@
-"""The simple page's links, built in Python, escape as the template language did."""
+"""The simple page's links and JSON files, made as text, are what the template and json made."""
 
 from __future__ import annotations
 
 import datetime
+import json
 
 from chameleon import PageTemplate
 
-from pypi_web.simple.services import SimpleFile, file_links_html
+from pypi_web.simple.services import SimpleFile, file_links_html, files_json
+
+HOUR = datetime.timedelta(hours=1)
 
 # The loop simple/detail.pt ran before the links were built in Python.
 TEMPLATE_LOOP = PageTemplate(
@@ -44,3 +47,21 @@ def test_links_are_the_templates_markup_for_plain_and_hostile_values():
         simple_file(requires_python="", yanked="reason"),
     ]
     assert file_links_html(files) == TEMPLATE_LOOP(files=files)
+
+
+def test_files_json_is_what_json_dumps_writes_of_the_dicts():
+    files = [
+        simple_file(),
+        simple_file(requires_python=">=3.8", yanked="", metadata_sha256="cd" * 32),
+        simple_file(
+            filename='dé"mo\\\n\x01.whl',
+            url="https://x.example/é?a=1&b=2",
+            requires_python="<4,\u2028>=3",
+            yanked='no "good" ☃',
+            upload_time=datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.timezone(HOUR)),
+        ),
+        simple_file(requires_python="", yanked="reason", metadata_sha256=""),
+    ]
+    expected = json.dumps([f.as_json() for f in files], ensure_ascii=False, separators=(",", ":"))
+    assert files_json(files) == expected
+    assert files_json([]) == "[]"
