@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import secrets
@@ -19,6 +20,8 @@ password_hasher = PasswordHasher()
 
 TOKEN_PREFIX = "pypi-"
 TOKEN_USERNAME = "__token__"
+# How fresh a token's "last used" is kept (the account page shows its date).
+TOKEN_USE_RESOLUTION = datetime.timedelta(minutes=1)
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
 # Verified against when the user is unknown, so both cases take the same time.
 _DUMMY_HASH = password_hasher.hash("pypi_web timing equaliser")
@@ -145,8 +148,24 @@ def token_for_secret(dbsession: Session, secret: str) -> ApiToken | None:
     ).one_or_none()
     if token is None or not token.user.is_active:
         return None
-    token.last_used = utcnow()
     return token
+
+
+def record_token_use(dbsession: Session, token: ApiToken) -> None:
+    """Note that ``token`` was used, at most once per ``TOKEN_USE_RESOLUTION``.
+
+    Called as an upload's last write: the update locks the token's row until the
+    commit, and a CI job uploading its wheels at once with one token would
+    otherwise queue every upload behind the others' whole requests.
+    """
+    now = utcnow()
+    dbsession.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id)
+        .where((ApiToken.last_used.is_(None)) | (ApiToken.last_used < now - TOKEN_USE_RESOLUTION))
+        .values(last_used=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def revoke_api_token(dbsession: Session, user: User, token_id: int) -> bool:

@@ -201,6 +201,9 @@ def parse_file_fields(form, meta: UploadMetadata) -> UploadFile:
     except distributions.DistributionError as error:
         refuse(HTTPBadRequest, str(error))
     python_version = "source" if filetype == "sdist" else pyversion
+    # A retried request (pyramid_retry) is handed the form its first attempt parsed,
+    # whose file that attempt read to the end.
+    content.file.seek(0)
     return UploadFile(filename, filetype, python_version, content.file)
 
 
@@ -483,7 +486,10 @@ def upload(request):
         # Returned, not raised: a failed password is recorded (and committed) for throttling.
         return request.uploader
     try:
-        return handle_upload(request)
+        response = handle_upload(request)
+        if request.uploader.token is not None:
+            accounts.record_token_use(request.dbsession, request.uploader.token)
+        return response
     except UploadRefused as refused:
         # Raised so that the transaction is rolled back: nothing of a refused upload stays.
         raise refused.response from None

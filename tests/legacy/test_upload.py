@@ -440,3 +440,22 @@ def test_uploaded_project_pages_link_the_uploaded_bytes(post_upload, testapp):
         assert set(links) == set(uploads)
         for filename, href in links.items():
             assert testapp.get(href, status=200).body == uploads[filename]
+
+
+def test_a_tokens_use_is_its_uploads_last_write_at_most_once_a_minute(
+    post_upload, dbsession, uploader, count_queries
+):
+    """Uploads sharing one token (a CI job's wheels, at once) do not queue on its row:
+    it is written last, just before the commit, and not again within the minute."""
+    token = accounts.token_for_secret(dbsession, uploader[1])
+    assert token.last_used is None
+    with count_queries() as first:
+        post_upload(*make_sdist(NAME, VERSION), name=NAME, version=VERSION, status=200)
+    writes = [s for s in first.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert writes[-1].lstrip().upper().startswith("UPDATE API_TOKENS")
+    dbsession.expire(token)
+    first_use = token.last_used
+    assert first_use is not None
+    post_upload(*make_wheel(NAME, VERSION), name=NAME, version=VERSION, status=200)
+    dbsession.expire(token)
+    assert token.last_used == first_use
