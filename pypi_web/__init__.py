@@ -3,7 +3,7 @@
 from pyramid.config import Configurator
 from pyramid.settings import asbool
 
-from . import hosts, page_cache
+from . import cache, hosts
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
 from .migrations.views import CACHE_KEY as SCHEMA_CHECK_CACHE
@@ -34,7 +34,7 @@ def main(global_config, **settings):
         # Security headers, input sanity and CSRF first: they apply to every route.
         config.include(".security")
         # Rendered pages, served again while their serial is unchanged.
-        config.include(".page_cache")
+        config.include(".cache")
         config.include(".site")
         config.include(".packaging")
         config.include(".search")
@@ -48,4 +48,4 @@ def main(global_config, **settings):
     if asbool(settings.get("templates.precompile")):
         precompile_templates(config.registry)
     # Outermost: the cache's keys, and every URL, carry the public host.
-    return hosts.wrap(page_cache.wrap(app), settings)
+    return hosts.wrap(cache.wrap(app), settings)

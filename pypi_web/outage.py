@@ -9,7 +9,7 @@ when it begins and one when it ends, not a traceback per request. Nothing is
 switched off meanwhile: every request tries the database again, so the site
 recovers the moment the database is back, with no restart.
 
-The page cache (pypi_web.page_cache) serves the pages it holds while the
+The page cache (pypi_web.cache) serves the pages it holds while the
 database is away, stale if need be (stale-if-error), and tells this module.
 
 ``database_unavailable(exc)`` decides what counts. SQL the live schema

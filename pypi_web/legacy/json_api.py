@@ -18,12 +18,12 @@ from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from pypi_web.cache import PROJECT
+from pypi_web.cache import headers as caching
 from pypi_web.files import download_url
 from pypi_web.models import Package, Release, ReleaseFile
 from pypi_web.packaging import services as packaging_services
 from pypi_web.packaging.resources import ProjectResource
-from pypi_web.page_cache import PROJECT
-from pypi_web.simple import caching
 from pypi_web.simple.services import upload_time_iso
 
 NO_DOWNLOADS = {"last_day": -1, "last_week": -1, "last_month": -1}

@@ -7,7 +7,7 @@ rolls back. Its payload is the display names of the projects the statement
 journalled, one per line, or ``*`` when it journalled more than
 ``NOTIFY_MAX_NAMES`` projects (a bulk load: listeners drop everything) or
 their names would not fit a payload (8,000 bytes at most). The page cache
-listens (pypi_web.page_cache_listener) instead of querying a serial on every
+listens (pypi_web.cache.listener) instead of querying a serial on every
 request. Identical notifications of one transaction are folded into one by
 Postgres.
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pypi_web.models import JournalEntry, Package, Release, ReleaseFile, User, utcnow
 
-# What a page depends on (pypi_web.page_cache's config.cache_pages(depends_on=...)).
+# What a page depends on (pypi_web.cache's config.cache_pages(depends_on=...)).
 PROJECT = "project"  # the project named by the route's {name}: its id and last_serial
 INDEX = "index"  # the whole index: the newest journal entry's id
 DEPENDENCIES = (PROJECT, INDEX)

@@ -1,6 +1,6 @@
 """Search: /search/?q=<words>&c=<classifier>&page=<n> (classifier browsing links here)."""
 
-from pypi_web.page_cache import INDEX
+from pypi_web.cache import INDEX
 
 
 def includeme(config):

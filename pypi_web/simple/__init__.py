@@ -1,6 +1,6 @@
 """The simple repository API pip reads (PEP 503, 691, 658, 700, 592), and file downloads."""
 
-from pypi_web.page_cache import PROJECT
+from pypi_web.cache import PROJECT
 from pypi_web.simple.resources import SimpleProjectResource
 
 

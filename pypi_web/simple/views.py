@@ -22,6 +22,7 @@ from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from pypi_web.cache import headers as caching
 from pypi_web.files import METADATA_SUFFIX, STORED_PATH
 from pypi_web.models import Package, Release, ReleaseFile
 from pypi_web.packaging import status as project_status
@@ -29,7 +30,7 @@ from pypi_web.upstream import pages as upstream_pages
 from pypi_web.upstream import rules as upstream_rules
 from pypi_web.upstream import views as upstream_views
 
-from . import caching, services
+from . import services
 
 TEXT_HTML = "text/html"
 V1_HTML = "application/vnd.pypi.simple.v1+html"

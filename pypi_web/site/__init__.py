@@ -2,7 +2,7 @@
 
 from pyramid.events import BeforeRender
 
-from pypi_web.page_cache import INDEX
+from pypi_web.cache import INDEX
 
 from . import helpers
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from pyramid.renderers import render
 
-from pypi_web import page_cache
+from pypi_web.cache.middleware import COPY_ENVIRON
+from pypi_web.cache.store import UpstreamCopy
 from pypi_web.packaging import status
 from pypi_web.simple import services as simple_services
 
@@ -218,7 +219,7 @@ def keep_copy(request, cached: services.CachedPage) -> None:
     if cached.state == "stale":
         return
     fresh_for = request.upstreams.ttl_seconds - cached.age_seconds()
-    request.environ[page_cache.COPY_ENVIRON] = page_cache.UpstreamCopy(
+    request.environ[COPY_ENVIRON] = UpstreamCopy(
         fetched_at=cached.project.fetched_at.timestamp(),
         fresh_for=fresh_for,
         on_hit=((STATE_HEADER, "fresh"),),

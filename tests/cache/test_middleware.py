@@ -12,14 +12,13 @@ from pyramid.exceptions import ConfigurationError
 from sqlalchemy import create_engine, event, select, text
 
 from pypi_web import main
+from pypi_web.cache import LISTEN, QUERY, invalidation
 from pypi_web.models import JournalEntry, Package, Release
 from pypi_web.packaging.journal import journal
-from pypi_web.page_cache import LISTEN, QUERY, CachedPage, PageCache, invalidation
-from pypi_web.page_cache_listener import LISTENED, JournalListener
 
-from . import factories
-from .accounts.helpers import form_posting_to, log_in, page_text
-from .factories import DEMO_PROJECT
+from .. import factories
+from ..accounts.helpers import form_posting_to, log_in, page_text
+from ..factories import DEMO_PROJECT
 
 NAME = DEMO_PROJECT
 
@@ -402,41 +401,6 @@ def test_a_lost_listener_falls_back_to_serials_and_listens_again(
     shut_down(process)
 
 
-def page(body: bytes, dependency=("project", 1, 1), expires=None) -> CachedPage:
-    return CachedPage(dependency, expires, "200 OK", (), body)
-
-
-def test_cache_is_bounded_in_bytes_least_recently_used_out():
-    cache = PageCache(max_bytes=160_000)
-    body = b"x" * 3000
-    for n in range(5):
-        cache.put(("page", n), page(body))
-    assert cache.get(("page", 0), ("project", 1, 1).__eq__) is not None  # now the most recent
-    for n in range(5, 40):
-        cache.put(("page", n), page(body))
-    assert len(cache) < 40
-    assert cache.size_bytes <= 160_000
-    assert cache.get(("page", 1), ("project", 1, 1).__eq__) is None
-    assert cache.get(("page", 0), ("project", 1, 1).__eq__) is None  # used, but long ago
-    assert cache.get(("page", 39), ("project", 1, 1).__eq__) is not None
-    # One page may not take more than a sixteenth of the whole.
-    cache.put(("huge",), page(b"x" * 10_000))
-    assert cache.get(("huge",), ("project", 1, 1).__eq__) is None
-
-
-def test_entries_answer_only_for_their_serial_and_until_they_expire(monkeypatch):
-    import pypi_web.page_cache as page_cache
-
-    now = [1000.0]
-    monkeypatch.setattr(page_cache.time, "monotonic", lambda: now[0])
-    cache = PageCache(max_bytes=100_000)
-    cache.put(("home",), page(b"home", dependency=("index", 7), expires=1060.0))
-    assert cache.get(("home",), ("index", 8).__eq__) is None
-    assert cache.get(("home",), ("index", 7).__eq__).body == b"home"
-    now[0] = 1060.0
-    assert cache.get(("home",), ("index", 7).__eq__) is None
-
-
 def test_each_server_thread_keeps_one_serial_connection_until_it_ends(
     migrated_database_url, app_settings, session_factory_for
 ):
@@ -462,60 +426,6 @@ def test_each_server_thread_keeps_one_serial_connection_until_it_ends(
     assert len(serials._held) == 1
     shut_down(process)
     assert len(serials._held) == 0
-
-
-def listener_at(max_remembered: int = 10_000) -> JournalListener:
-    """A listener that has connected (no thread: notifications are applied by hand)."""
-    listener = JournalListener(
-        create_engine("postgresql+psycopg://"), max_remembered=max_remembered
-    )
-    listener._forget_everything()
-    listener._live = True
-    return listener
-
-
-def test_a_page_is_current_until_its_project_or_for_index_pages_any_project_changes():
-    listener = listener_at()
-    filled = listener.generation
-    project_page, index_page = (LISTENED, "numpy", filled), (LISTENED, None, filled)
-    listener.apply("Django")
-    assert listener.is_current(project_page)
-    assert not listener.is_current(index_page)
-    listener.apply("Flask\nNumPy")  # display names: normalized as the routes are
-    assert not listener.is_current(project_page)
-    # Rendered after the change was heard, a page shows it: current.
-    assert listener.is_current((LISTENED, "numpy", listener.generation))
-    # Filled while serials were read per request: not this listener's to vouch for.
-    assert not listener.is_current(("project", 1, 1))
-
-
-def test_a_page_rendered_across_a_change_is_never_current():
-    """The generation is read before rendering: a change heard meanwhile makes it old."""
-    listener = listener_at()
-    token = listener.generation  # as token() gives it to a request
-    listener.apply_local(["numpy"])  # committed while the page was being made
-    assert not listener.is_current((LISTENED, "numpy", token))
-    assert not listener.is_current((LISTENED, None, token))
-
-
-def test_forgotten_changes_and_everything_notifications_count_for_every_page():
-    listener = listener_at(max_remembered=2)
-    before = listener.generation
-    for name in ("a", "b", "c"):  # "a" is forgotten: any project may have changed then
-        listener.apply(name)
-    assert not listener.is_current((LISTENED, "zzz", before))
-    assert listener.is_current((LISTENED, "zzz", before + 1))  # after "a"
-    assert not listener.is_current((LISTENED, "c", before + 2))
-    listener.apply("*")
-    assert not listener.is_current((LISTENED, "zzz", before + 3))
-    assert listener.is_current((LISTENED, "zzz", listener.generation))
-
-
-def test_a_listener_not_connected_vouches_for_nothing():
-    listener = listener_at()
-    page_dependency = (LISTENED, "numpy", listener.generation)
-    listener._live = False
-    assert not listener.is_current(page_dependency)
 
 
 def test_invalidation_setting():

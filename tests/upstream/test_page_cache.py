@@ -8,14 +8,15 @@ import time
 import pytest
 import webtest
 
-from pypi_web import main, page_cache
+from pypi_web import main
+from pypi_web.cache import middleware, store
 from pypi_web.models import UpstreamProject
 from pypi_web.packaging.journal import journal
 from pypi_web.upstream import services
 
 from .. import factories
 from ..conftest import _upstream_app, client_in_transaction
-from ..test_page_cache import heard, shut_down
+from ..cache.test_middleware import heard, shut_down
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 NAME = "mirrored-kept"
@@ -72,7 +73,7 @@ def test_a_kept_page_says_its_age_as_served(cached_upstream, fake_upstream, monk
     fake_upstream.add_wheel(NAME, "1.0")
     filled(cached_upstream, {})
     later = time.time() + 120
-    monkeypatch.setattr(page_cache.time, "time", lambda: later)
+    monkeypatch.setattr(middleware.time, "time", lambda: later)
     hit = cached_upstream.get(f"/simple/{NAME}/")
     assert hit.headers["X-Cache"] == "HIT"
     assert 120 <= int(hit.headers["Age"]) <= 125
@@ -141,14 +142,14 @@ def test_the_mirrored_project_page_asks_the_json_api_once_while_fresh(
 
 
 def test_a_copy_is_kept_until_it_goes_stale_without_its_age():
-    copy = page_cache.UpstreamCopy(fetched_at=1000.0, fresh_for=30, on_hit=(("X-State", "fresh"),))
+    copy = store.UpstreamCopy(fetched_at=1000.0, fresh_for=30, on_hit=(("X-State", "fresh"),))
     headers = [("Age", "5"), ("X-State", "fetched"), ("ETag", '"e"')]
     before = time.monotonic()
-    kept = page_cache._kept(("project", None, None, "t"), None, "200 OK", headers, b"x", copy)
+    kept = middleware._kept(("project", None, None, "t"), None, "200 OK", headers, b"x", copy)
     assert before + 30 <= kept.expires <= time.monotonic() + 30
     assert kept.headerlist == (("ETag", '"e"'), ("X-State", "fresh"))
     assert kept.fetched_at == 1000.0
-    shorter = page_cache._kept(("project",), 10, "200 OK", headers, b"x", copy)
+    shorter = middleware._kept(("project",), 10, "200 OK", headers, b"x", copy)
     assert shorter.expires <= time.monotonic() + 10
 
 
