@@ -48,6 +48,7 @@ from pypi_web.importer.cli import (
     database_error_reason,
     database_url,
     open_database,
+    run_command,
     upgrade_hint,
 )
 from pypi_web.models import Classifier, JournalEntry, Package, Release, ReleaseFile
@@ -870,15 +871,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return run(args)
-    except Refusal as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(PROG, parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import Distribution
 from pathlib import Path
 
@@ -212,16 +212,29 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_command(
+    prog: str,
+    parse: Callable[[Sequence[str] | None], argparse.Namespace],
+    execute: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None,
+) -> int:
+    """A database command's ``main``: exit status 2 on bad arguments or a Refusal.
+
+    Shared with bench/synthetic.py, which opens its database as this one does.
+    """
     try:
-        args = parse_args(argv)
+        args = parse(argv)
     except SystemExit as exc:  # argparse has printed the usage and the problem
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return run(args)
+        return execute(args)
     except Refusal as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(PROG, parse_args, run, argv)
 
 
 if __name__ == "__main__":
