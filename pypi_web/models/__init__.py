@@ -182,6 +182,10 @@ def get_tm_session(
 def includeme(config):
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    # pyramid_tm would read the session on every request to name the user in
+    # the transaction's notes (which nothing reads): every page would then vary
+    # by Cookie (pypi_web.security), none could be shared by a cache.
+    settings["tm.annotate_user"] = False
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 
