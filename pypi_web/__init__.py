@@ -7,6 +7,7 @@ from . import cache, hosts
 from .config import apply_environment, database_url
 from .migrations.guard import check_schema_at_startup
 from .migrations.views import CACHE_KEY as SCHEMA_CHECK_CACHE
+from .models import DBCONNECTION_SETTING
 from .templating import precompile_templates
 
 
@@ -15,7 +16,7 @@ def main(global_config, **settings):
     # What the ini file leaves to the environment comes from it (pypi_web.config).
     source = global_config.get("__file__") or "the app settings"
     settings = apply_environment(settings, source)
-    if not settings.get("dbengine"):
+    if not settings.get("dbengine") and not settings.get(DBCONNECTION_SETTING):
         database_url(settings, source)
     with Configurator(settings=settings) as config:
         config.include("pyramid_chameleon")

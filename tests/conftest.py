@@ -23,7 +23,7 @@ import transaction
 import webtest
 from alembic import command
 from sqlalchemy import create_engine, event, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pypi_web import main
 from pypi_web.migrations import alembic_config, migration_engine
@@ -206,8 +206,36 @@ def app_settings(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app(dbengine, app_settings):
-    return main({}, dbengine=dbengine, **app_settings)
+def dbconnection(dbengine) -> Iterator[Connection]:
+    """One connection to the shared database, for every app built on it in this session."""
+    with dbengine.connect() as connection:
+        yield connection
+
+
+@pytest.fixture
+def db_transaction(dbconnection) -> Iterator[Connection]:
+    """The test's transaction on ``dbconnection``, rolled back at its end.
+
+    Apps built with ``dbconnection`` join it (SQLAlchemy's "joining a Session
+    into an external transaction"): each request's commit is a savepoint in it.
+    """
+    outer = dbconnection.begin()
+    try:
+        yield dbconnection
+    finally:
+        outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def site_app(dbconnection, app_settings):
+    """The app, on ``dbconnection``: use it through ``app`` (inside a test's transaction)."""
+    return main({}, dbconnection=dbconnection, **app_settings)
+
+
+@pytest.fixture
+def app(site_app, db_transaction):
+    """The app, every request joining the test's rolled-back transaction."""
+    return site_app
 
 
 @pytest.fixture
@@ -221,43 +249,64 @@ def tm() -> Iterator[transaction.TransactionManager]:
 
 @pytest.fixture
 def dbsession(app, tm):
-    """A session whose changes are rolled back after the test."""
+    """The test's session, in its transaction (rolled back after the test)."""
     return get_tm_session(app.registry["dbsession_factory"], tm)
 
 
-def client_in_transaction(app, tm, dbsession) -> webtest.TestApp:
-    """A WebTest client whose requests all share the test's rolled-back transaction."""
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "app.dbsession": dbsession,
-        },
-    )
+class TransactionClient(webtest.TestApp):
+    """A WebTest client of an app that joins the test's transaction, beside the test's session.
+
+    Each request has a session of its own on the test's connection: the test's
+    pending rows are flushed for it to see, and what the test's session holds is
+    expired after it, read again as the request left it.
+    """
+
+    def __init__(self, app, dbsession, extra_environ=None):
+        super().__init__(app, extra_environ={"HTTP_HOST": "localhost", **(extra_environ or {})})
+        self.dbsession = dbsession
+
+    def do_request(self, req, status=None, expect_errors=None):
+        self.dbsession.flush()
+        try:
+            return super().do_request(req, status, expect_errors)
+        finally:
+            self.dbsession.expire_all()
+
+
+def client_in_transaction(app, dbsession) -> webtest.TestApp:
+    """A WebTest client whose requests all join the test's rolled-back transaction."""
+    return TransactionClient(app, dbsession)
 
 
 @pytest.fixture
-def testapp(app, tm, dbsession) -> webtest.TestApp:
-    """The app, every request sharing the test's rolled-back transaction."""
-    return client_in_transaction(app, tm, dbsession)
+def testapp(app, dbsession) -> webtest.TestApp:
+    """The app, every request joining the test's rolled-back transaction."""
+    return client_in_transaction(app, dbsession)
 
 
 PAGE_CACHE_BYTES = 4 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
-def cached_app(dbengine, app_settings):
-    """The app with the page cache on, as production.ini has it."""
-    return main({}, dbengine=dbengine, **app_settings, **{"page_cache.max_bytes": PAGE_CACHE_BYTES})
+def cached_site_app(dbconnection, app_settings):
+    """The app with the page cache on, as production.ini has it (serials read per request)."""
+    settings = {**app_settings, "page_cache.max_bytes": PAGE_CACHE_BYTES}
+    return main({}, dbconnection=dbconnection, **settings)
 
 
 @pytest.fixture
-def cached_testapp(cached_app, tm, dbsession) -> webtest.TestApp:
+def cached_app(cached_site_app, db_transaction):
+    return cached_site_app
+
+
+@pytest.fixture
+def cached_testapp(cached_app, dbsession) -> webtest.TestApp:
     """Like ``testapp``, through the page cache (emptied first)."""
     cached_app.registry["page_cache"].clear()
-    return client_in_transaction(cached_app, tm, dbsession)
+    return client_in_transaction(cached_app, dbsession)
+
+
+SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
 
 
 class QueryCounter:
@@ -278,7 +327,10 @@ def count_queries(dbengine):
         counter = QueryCounter()
 
         def record(conn, cursor, statement, parameters, context, executemany):
-            counter.statements.append(statement)
+            # A request's savepoint in the test's transaction stands for its own
+            # transaction, which begins without a statement on Postgres.
+            if not statement.startswith(SAVEPOINT_STATEMENTS):
+                counter.statements.append(statement)
 
         event.listen(dbengine, "before_cursor_execute", record)
         try:
@@ -346,9 +398,9 @@ def project(dbsession, make_user):
 
 
 @pytest.fixture
-def second_browser(app, tm, dbsession) -> webtest.TestApp:
+def second_browser(app, dbsession) -> webtest.TestApp:
     """A second client with its own cookies, in the same rolled-back transaction as ``testapp``."""
-    return client_in_transaction(app, tm, dbsession)
+    return client_in_transaction(app, dbsession)
 
 
 # ---- upstream indexes (pypi_web.upstream) ----
@@ -364,7 +416,7 @@ def fake_upstream() -> Iterator:
     index.stop()
 
 
-def _upstream_app(dbengine, app_settings, fake_upstream, tmp_path, **extra):
+def _upstream_app(db_transaction, app_settings, fake_upstream, tmp_path, **extra):
     settings = {
         **app_settings,
         "files.storage_dir": str(tmp_path / "files"),
@@ -373,27 +425,27 @@ def _upstream_app(dbengine, app_settings, fake_upstream, tmp_path, **extra):
         "upstream.timeout_seconds": "5",
         **extra,
     }
-    return main({}, dbengine=dbengine, **settings)
+    return main({}, dbconnection=db_transaction, **settings)
 
 
 @pytest.fixture
-def upstream_app(dbengine, app_settings, fake_upstream, tmp_path):
+def upstream_app(db_transaction, app_settings, fake_upstream, tmp_path):
     """The app with ``fake_upstream`` as its upstream, revalidating on every request (TTL 0)."""
-    return _upstream_app(dbengine, app_settings, fake_upstream, tmp_path)
+    return _upstream_app(db_transaction, app_settings, fake_upstream, tmp_path)
 
 
 @pytest.fixture
-def upstream_testapp(upstream_app, tm, dbsession) -> webtest.TestApp:
-    return client_in_transaction(upstream_app, tm, dbsession)
+def upstream_testapp(upstream_app, dbsession) -> webtest.TestApp:
+    return client_in_transaction(upstream_app, dbsession)
 
 
 @pytest.fixture
-def cooldown_testapp(dbengine, app_settings, fake_upstream, tmp_path, tm, dbsession):
+def cooldown_testapp(db_transaction, app_settings, fake_upstream, tmp_path, dbsession):
     """Like ``upstream_testapp``, hiding upstream files younger than 7 days."""
     app = _upstream_app(
-        dbengine, app_settings, fake_upstream, tmp_path, **{"upstream.cooldown_days": "7"}
+        db_transaction, app_settings, fake_upstream, tmp_path, **{"upstream.cooldown_days": "7"}
     )
-    return client_in_transaction(app, tm, dbsession)
+    return client_in_transaction(app, dbsession)
 
 
 # ---- concurrency: requests that commit, each on its own connection ----

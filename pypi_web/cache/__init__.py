@@ -65,12 +65,16 @@ from __future__ import annotations
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import Engine
 
-from pypi_web.models import DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_SETTING
+from pypi_web.models import (
+    DBCONNECTION_SETTING,
+    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_BUSY_TIMEOUT_SETTING,
+)
 from pypi_web.packaging.journal import DEPENDENCIES, INDEX, PROJECT
 
 from .listener import JournalListener
 from .middleware import PageCacheMiddleware
-from .serials import SerialReader
+from .serials import JoinedSerialReader, SerialReader
 from .store import PageCache
 
 __all__ = ["INDEX", "LISTEN", "PROJECT", "QUERY", "includeme", "invalidation", "wrap"]
@@ -96,14 +100,20 @@ def includeme(config):
     if max_bytes > 0:
         config.registry["page_cache"] = PageCache(max_bytes)
     config.registry["page_cache_invalidation"] = invalidation(
-        settings.get(INVALIDATION_SETTING), config.registry["dbengine"]
+        settings.get(INVALIDATION_SETTING),
+        config.registry["dbengine"],
+        joined=config.registry[DBCONNECTION_SETTING] is not None,
     )
 
 
-def invalidation(setting: str | None, engine: Engine) -> str:
-    """``page_cache.invalidation``: listen on Postgres unless set to query; query elsewhere."""
+def invalidation(setting: str | None, engine: Engine, *, joined: bool = False) -> str:
+    """``page_cache.invalidation``: listen on Postgres unless set to query; query elsewhere.
+
+    ``joined``: the app joins a connection's transaction (settings' ``dbconnection``),
+    which commits nothing anybody could be notified of.
+    """
     postgres = engine.dialect.name == "postgresql"
-    chosen = (setting or "").strip() or (LISTEN if postgres else QUERY)
+    chosen = (setting or "").strip() or (LISTEN if postgres and not joined else QUERY)
     if chosen not in (LISTEN, QUERY):
         raise ConfigurationError(
             f"{INVALIDATION_SETTING} must be {LISTEN!r} or {QUERY!r}, not {chosen!r}"
@@ -112,6 +122,11 @@ def invalidation(setting: str | None, engine: Engine) -> str:
         raise ConfigurationError(
             f"{INVALIDATION_SETTING} = {LISTEN} needs Postgres (LISTEN/NOTIFY); "
             f"{engine.dialect.name} can only use {QUERY}"
+        )
+    if chosen == LISTEN and joined:
+        raise ConfigurationError(
+            f"{INVALIDATION_SETTING} = {LISTEN} hears commits; an app joined to a "
+            f"connection's transaction ({DBCONNECTION_SETTING}) can only use {QUERY}"
         )
     return chosen
 
@@ -122,13 +137,20 @@ def wrap(app):
     if cache is None:
         return app
     registry = app.registry
+    listener = None
+    if registry["page_cache_invalidation"] == LISTEN:
+        listener = JournalListener(registry["dbengine"], outage=registry["database_outage"])
+    return PageCacheMiddleware(app, cache, _serial_reader(registry), listener)
+
+
+def _serial_reader(registry) -> SerialReader | JoinedSerialReader:
+    connection = registry[DBCONNECTION_SETTING]
+    if connection is not None:
+        return JoinedSerialReader(connection)
     engine = registry["dbengine"]
     sqlite_timeout = None
     if engine.dialect.name == "sqlite":
         # A lock is waited for as long as the site's own queries wait.
         busy_ms = registry.settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS)
         sqlite_timeout = int(busy_ms) / 1000
-    listener = None
-    if registry["page_cache_invalidation"] == LISTEN:
-        listener = JournalListener(engine, outage=registry["database_outage"])
-    return PageCacheMiddleware(app, cache, SerialReader(engine, sqlite_timeout), listener)
+    return SerialReader(engine, sqlite_timeout)

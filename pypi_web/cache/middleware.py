@@ -12,7 +12,7 @@ from pypi_web.packaging.journal import JOURNALLED_NAMES, PROJECT
 from pypi_web.packaging.names import normalize
 
 from .listener import LISTENED, JournalListener
-from .serials import SerialReader, SerialUnavailable
+from .serials import JoinedSerialReader, SerialReader, SerialUnavailable
 from .store import CachedPage, PageCache, UpstreamCopy
 
 CACHE_HEADER = "X-Cache"
@@ -45,7 +45,7 @@ class PageCacheMiddleware:
         self,
         app,
         cache: PageCache,
-        serials: SerialReader,
+        serials: SerialReader | JoinedSerialReader,
         listener: JournalListener | None = None,
     ):
         self.app = app
@@ -109,13 +109,7 @@ class PageCacheMiddleware:
             environ.get("QUERY_STRING", ""),
             environ.get("HTTP_ACCEPT", ""),
         )
-        # Tests hand each request their own (uncommitted) transaction, which
-        # nobody hears of: their serials are read through it.
-        listened = (
-            self.listener.token()
-            if self.listener is not None and "app.dbsession" not in environ
-            else None
-        )
+        listened = self.listener.token() if self.listener is not None else None
         if listened is not None:
             name = None
             if kind == PROJECT:
@@ -126,7 +120,7 @@ class PageCacheMiddleware:
             is_current = self.listener.is_current
         else:
             try:
-                dependency = self.serials.current(environ, kind, match)
+                dependency = self.serials.current(kind, match)
             except (DBAPIError, SerialUnavailable):
                 # The site answers for itself (a lost connection is replaced); when
                 # it answers 503, the database is away and the kept page goes out.

@@ -6,7 +6,7 @@ import contextlib
 import threading
 import weakref
 
-from sqlalchemy import Engine, bindparam, create_engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -14,6 +14,32 @@ from sqlalchemy.pool import NullPool
 from pypi_web.models import JournalEntry, Package, UpstreamProject
 from pypi_web.packaging.journal import INDEX, PROJECT
 from pypi_web.packaging.names import normalize
+
+# What a kept page depends on: its project's id and serial, or the index's
+# serial (the newest journal entry).
+_NAME = bindparam("name")
+STATEMENTS = {
+    # The project here, if any, and its upstream copy, if any (one row either way).
+    PROJECT: select(
+        select(Package.id).where(Package.normalized_name == _NAME).scalar_subquery(),
+        select(Package.last_serial).where(Package.normalized_name == _NAME).scalar_subquery(),
+        select(UpstreamProject.fetched_at)
+        .where(UpstreamProject.normalized_name == _NAME)
+        .scalar_subquery(),
+    ),
+    INDEX: select(func.max(JournalEntry.id)),
+}
+
+
+def _params(kind: str, matchdict: dict) -> dict:
+    return {"name": normalize(matchdict.get("name", ""))} if kind == PROJECT else {}
+
+
+def _serial(kind: str, row) -> tuple | None:
+    if row is None or (kind == PROJECT and all(value is None for value in row)):
+        return None  # no such project, here or cached from upstream
+    # An index with no journal entry yet has the serial None: still a serial.
+    return (kind, *row)
 
 
 class SerialUnavailable(Exception):
@@ -68,29 +94,15 @@ class SerialReader:
             self._pq = pq
         self._local = threading.local()
         self._held: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
-        name = bindparam("name")
-        self._statements = {
-            # The project here, if any, and its upstream copy, if any (one row either way).
-            PROJECT: select(
-                select(Package.id).where(Package.normalized_name == name).scalar_subquery(),
-                select(Package.last_serial)
-                .where(Package.normalized_name == name)
-                .scalar_subquery(),
-                select(UpstreamProject.fetched_at)
-                .where(UpstreamProject.normalized_name == name)
-                .scalar_subquery(),
-            ),
-            INDEX: select(func.max(JournalEntry.id)),
-        }
         if self._libpq:
             # libpq's own placeholders ($1): SQL and parameter order for PQprepare.
             dollar = postgresql.dialect(paramstyle="numeric_dollar")
             self._prepared = {}
-            for kind, statement in self._statements.items():
+            for kind, statement in STATEMENTS.items():
                 compiled = statement.compile(dialect=dollar)
                 self._prepared[kind] = (str(compiled).encode(), tuple(compiled.positiontup))
         else:
-            self._compiled = {kind: self._compile(s) for kind, s in self._statements.items()}
+            self._compiled = {kind: self._compile(s) for kind, s in STATEMENTS.items()}
 
     def _compile(self, statement) -> tuple[str, tuple[str, ...] | None]:
         compiled = statement.compile(dialect=self.engine.dialect)
@@ -143,19 +155,9 @@ class SerialReader:
         # Integers (or NULL) in text form.
         return tuple(_from_text(result.get_value(0, column)) for column in range(result.nfields))
 
-    def current(self, environ, kind: str, matchdict: dict) -> tuple | None:
+    def current(self, kind: str, matchdict: dict) -> tuple | None:
         """The serial a route's pages depend on now, or None when there is none to check."""
-        params = {"name": normalize(matchdict.get("name", ""))} if kind == PROJECT else {}
-        # Tests hand each request their own (uncommitted) transaction: read through it.
-        session = environ.get("app.dbsession")
-        if session is not None:
-            row = session.execute(self._statements[kind], params).first()
-        else:
-            row = self._fetch(kind, params)
-        if row is None or (kind == PROJECT and all(value is None for value in row)):
-            return None  # no such project, here or cached from upstream
-        # An index with no journal entry yet has the serial None: still a serial.
-        return (kind, *row)
+        return _serial(kind, self._fetch(kind, _params(kind, matchdict)))
 
     def dispose(self) -> None:
         """Close every thread's connection (a process shutting down, a test)."""
@@ -164,6 +166,24 @@ class SerialReader:
         self._held.clear()
         self._local = threading.local()
         self.engine.dispose()
+
+
+class JoinedSerialReader:
+    """The serial queries on the connection the app joins (settings' ``dbconnection``).
+
+    Its transaction, not yet committed, is the one the requests write in: no
+    other connection would see their serials move.
+    """
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def current(self, kind: str, matchdict: dict) -> tuple | None:
+        row = self.connection.execute(STATEMENTS[kind], _params(kind, matchdict)).first()
+        return _serial(kind, row)
+
+    def dispose(self) -> None:
+        """Nothing of its own to close: the connection is its owner's."""
 
 
 def _from_text(value: bytes | None) -> int | bytes | None:

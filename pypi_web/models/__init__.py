@@ -14,7 +14,7 @@ import transaction
 import zope.sqlalchemy
 from pyramid_retry import mark_error_retryable
 from sqlalchemy import engine_from_config, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from .accounts import MAINTAINER, MANAGE, OWNER, UPLOAD, ApiToken, LoginThrottle, Role, User
@@ -114,6 +114,8 @@ def _set_journal_mode(cursor, wanted: str) -> None:
         cursor.execute(f"PRAGMA journal_mode={wanted}")
 
 
+# A Connection, its transaction begun, that every request joins (a test's).
+DBCONNECTION_SETTING = "dbconnection"
 # An execution option naming the statement that begins an SQLite transaction.
 SQLITE_BEGIN = "pypi_web_sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -164,8 +166,19 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     return engine
 
 
-def get_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def get_session_factory(bind: Engine | Connection) -> sessionmaker[Session]:
+    """Sessions on ``bind``: an engine, or a connection whose transaction they join.
+
+    On a connection already in a transaction (a test's, rolled back at its end:
+    SQLAlchemy's "joining a Session into an external transaction"), each
+    session's commit releases a savepoint of its own and its rollback goes back
+    to it, so requests see each other's writes and the caller undoes them all.
+    """
+    if isinstance(bind, Connection):
+        return sessionmaker(
+            bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def get_tm_session(
@@ -189,19 +202,23 @@ def includeme(config):
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 
-    # Tests hand in an engine of their own.
-    engine = settings.get("dbengine") or get_engine(settings)
+    # Tests hand in an engine of their own, or a connection in a transaction
+    # of theirs (DBCONNECTION_SETTING) that every request then joins.
+    connection: Connection | None = settings.get(DBCONNECTION_SETTING)
+    engine = connection.engine if connection is not None else settings.get("dbengine")
+    engine = engine or get_engine(settings)
     config.registry["dbengine"] = engine
-    session_factory = get_session_factory(engine)
+    config.registry[DBCONNECTION_SETTING] = connection
+    if connection is not None:
+        # The transaction has begun already: how it began is not the requests' to choose.
+        session_factory = writing_session_factory = get_session_factory(connection)
+    else:
+        session_factory = get_session_factory(engine)
+        writing_session_factory = get_session_factory(writer_engine(engine))
     config.registry["dbsession_factory"] = session_factory
-    writing_session_factory = get_session_factory(writer_engine(engine))
 
     def dbsession(request):
-        # Tests may inject a session bound to their own transaction.
-        session = request.environ.get("app.dbsession")
-        if session is None:
-            factory = session_factory if request.method in SAFE_METHODS else writing_session_factory
-            session = get_tm_session(factory, request.tm, request=request)
-        return session
+        factory = session_factory if request.method in SAFE_METHODS else writing_session_factory
+        return get_tm_session(factory, request.tm, request=request)
 
     config.add_request_method(dbsession, reify=True)

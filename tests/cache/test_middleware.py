@@ -437,3 +437,7 @@ def test_invalidation_setting():
         invalidation("listen", sqlite)
     with pytest.raises(ConfigurationError, match="must be 'listen' or 'query', not 'notify'"):
         invalidation("notify", postgres)
+    # Joined to a connection's transaction (a test's), nothing is committed to be heard of.
+    assert invalidation(None, postgres, joined=True) == QUERY
+    with pytest.raises(ConfigurationError, match="joined to a connection"):
+        invalidation("listen", postgres, joined=True)

@@ -91,6 +91,7 @@ def test_add_and_remove_maintainer(testapp, project, make_user, dbsession):
         select(Role).where(Role.package_id == project.id, Role.role_name == MAINTAINER)
     ).one()
     assert role.user.username == "helper"
+    role_id = role.id  # the row is removed below, by a request of its own
 
     # Adding someone twice, or nobody, is refused with the reason.
     form = form_posting_to(done, f"/manage/project/{NAME}/roles/")
@@ -101,10 +102,10 @@ def test_add_and_remove_maintainer(testapp, project, make_user, dbsession):
     form["username"] = "nobody-at-all"
     assert "There is no user named 'nobody-at-all'." in page_text(form.submit(status=400))
 
-    form = form_posting_to(done, f"/manage/project/{NAME}/roles/{role.id}/remove/")
+    form = form_posting_to(done, f"/manage/project/{NAME}/roles/{role_id}/remove/")
     removed = form.submit(status=303).follow()
     assert "helper is no longer a maintainer." in page_text(removed)
-    assert dbsession.get(Role, role.id) is None
+    assert dbsession.get(Role, role_id) is None
     actions = dbsession.scalars(
         select(JournalEntry.action)
         .where(JournalEntry.package_name == NAME)

@@ -13,7 +13,7 @@ from pyramid_retry import IRetryableError
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from pypi_web.models import get_engine, writer_engine
+from pypi_web.models import Classifier, get_engine, writer_engine
 
 
 def test_a_refused_sqlite_write_lock_is_marked_for_retry(tmp_path):
@@ -80,4 +80,42 @@ def test_a_request_that_may_write_begins_immediate_on_sqlite(tmp_path, method, b
     request.dbsession.execute(text("SELECT 1"))
     request.tm.abort()
     assert statements[:2] == [begin, "SELECT 1"]
+    engine.dispose()
+
+
+def _request_on(registry, method: str):
+    request = Request.blank("/", method=method)
+    request.registry = registry
+    apply_request_extensions(request)
+    request.tm = transaction.TransactionManager(explicit=True)
+    return request
+
+
+def test_requests_on_a_given_connection_commit_savepoints_in_its_transaction(
+    migrated_database_url,
+):
+    """settings' ``dbconnection``: each request's commit is a savepoint; the caller rolls back."""
+    engine = get_engine({"sqlalchemy.url": migrated_database_url})
+    count = text("SELECT count(*) FROM classifiers")
+    with engine.connect() as connection:
+        outer = connection.begin()
+        before = connection.execute(count).scalar()
+        with Configurator(settings={"dbconnection": connection}) as config:
+            config.include("pypi_web.models")
+        assert config.registry["dbengine"] is connection.engine
+        for classifier, commit in (("Topic :: Kept", True), ("Topic :: Undone", False)):
+            request = _request_on(config.registry, "POST")
+            request.tm.begin()
+            request.dbsession.add(Classifier(classifier=classifier))
+            request.dbsession.flush()
+            if commit:
+                request.tm.commit()
+            else:
+                request.tm.abort()
+        # The committed request's row is in the caller's transaction, the aborted one's is not.
+        assert connection.execute(count).scalar() == before + 1
+        assert outer.is_active
+        outer.rollback()
+    with engine.connect() as other:
+        assert other.execute(count).scalar() == before
     engine.dispose()

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 import webtest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from pypi_web import main
-from pypi_web.models import Package, Release, get_engine, get_tm_session
+from pypi_web.models import Package, Release, get_engine
 from tests.conftest import BACKENDS, client_in_transaction, postgres_unreachable, skip_or_fail
 
 SMOKE_DB_URL = os.environ.get("PYPI_WEB_SMOKE_DB_URL")
@@ -38,23 +37,29 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def smoke_app(backend, app_settings, request) -> Iterator:
-    if backend != EXISTING:
-        yield request.getfixturevalue("app")
-        return
-    engine = get_engine({"sqlalchemy.url": SMOKE_DB_URL})
-    yield main({}, dbengine=engine, **app_settings)
-    engine.dispose()
+def dbconnection(backend, request) -> Iterator[Connection]:
+    """As tests/conftest.py's, or a connection to the database given by URL."""
+    existing = backend == EXISTING
+    engine = get_engine({"sqlalchemy.url": SMOKE_DB_URL}) if existing else None
+    with (engine or request.getfixturevalue("dbengine")).connect() as connection:
+        yield connection
+    if engine is not None:
+        engine.dispose()
 
 
 @pytest.fixture
-def smoke_session(smoke_app, tm):
-    return get_tm_session(smoke_app.registry["dbsession_factory"], tm)
+def smoke_app(app):
+    return app
 
 
 @pytest.fixture
-def client(smoke_app, tm, smoke_session) -> webtest.TestApp:
-    return client_in_transaction(smoke_app, tm, smoke_session)
+def smoke_session(dbsession):
+    return dbsession
+
+
+@pytest.fixture
+def client(smoke_app, smoke_session) -> webtest.TestApp:
+    return client_in_transaction(smoke_app, smoke_session)
 
 
 @pytest.fixture
