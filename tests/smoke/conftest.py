@@ -48,18 +48,13 @@ def dbconnection(backend, request) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def smoke_app(app):
-    return app
-
-
-@pytest.fixture
 def smoke_session(dbsession):
     return dbsession
 
 
 @pytest.fixture
-def client(smoke_app, smoke_session) -> webtest.TestApp:
-    return client_in_transaction(smoke_app, smoke_session)
+def client(app, smoke_session) -> webtest.TestApp:
+    return client_in_transaction(app, smoke_session)
 
 
 @pytest.fixture
