@@ -7,9 +7,9 @@ from pyramid.renderers import render_to_response
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
+from pypi_web.cache import headers as caching
 from pypi_web.files import METADATA_SUFFIX
 from pypi_web.packaging.names import is_valid_name, normalize
-from pypi_web.simple import caching
 
 from . import pages, project_page, services
 

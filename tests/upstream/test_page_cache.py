@@ -15,24 +15,24 @@ from pypi_web.packaging.journal import journal
 from pypi_web.upstream import services
 
 from .. import factories
-from ..conftest import _upstream_app, client_in_transaction
 from ..cache.test_middleware import heard, shut_down
+from ..conftest import _upstream_app, client_in_transaction
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 NAME = "mirrored-kept"
 
 
 @pytest.fixture
-def cached_upstream(dbengine, app_settings, fake_upstream, tmp_path, tm, dbsession):
+def cached_upstream(db_transaction, app_settings, fake_upstream, tmp_path, dbsession):
     """The app behind the page cache, its upstream copies fresh for an hour."""
     app = _upstream_app(
-        dbengine,
+        db_transaction,
         app_settings,
         fake_upstream,
         tmp_path,
         **{"page_cache.max_bytes": str(4 * 1024 * 1024), "upstream.ttl_seconds": "3600"},
     )
-    yield client_in_transaction(app, tm, dbsession)
+    yield client_in_transaction(app, dbsession)
     app.close()
 
 
