@@ -19,7 +19,7 @@ CACHE_HEADER = "X-Cache"
 # Set by pypi_web.outage's 503: the database is away.
 UNAVAILABLE_ENVIRON = "pypi_web.database_unavailable"
 # Set by a view whose page is a copy of an upstream's: an UpstreamCopy.
-COPY_ENVIRON = "pypi_web.page_cache.upstream_copy"
+COPY_ENVIRON = "pypi_web.cache.upstream_copy"
 # Request headers that make a response personal or conditional.
 BYPASS_HEADERS = (
     "HTTP_COOKIE",
