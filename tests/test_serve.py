@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import hashlib
 import http.client
 import json
@@ -417,3 +418,19 @@ def test_uploads_killed_mid_way_leave_no_temporary_file(migrated_database_url, t
     # Each removal said once: by the server for its dead worker, then at the new start.
     assert "removed 1 temporary file(s) left by interrupted uploads" in first_stderr
     assert "temporary file(s) left by interrupted uploads" in stderr
+
+
+def test_the_loaded_app_is_frozen_out_of_the_collector_before_the_workers_fork(monkeypatch):
+    from pypi_web import serve
+
+    freeze_counts = []
+    monkeypatch.setattr(
+        serve.Supervisor, "run", lambda self: freeze_counts.append(gc.get_freeze_count()) or 0
+    )
+    app = {"loaded": ["routes", "templates"]}  # tracked by the collector, as the app's objects are
+    gc.unfreeze()
+    try:
+        assert serve.serve(app, {"listen": f"127.0.0.1:{free_port()}"}, workers=1, quiet=True) == 0
+    finally:
+        gc.unfreeze()
+    assert freeze_counts and freeze_counts[0] > 0

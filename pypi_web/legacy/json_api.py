@@ -3,8 +3,9 @@
 The shape is Warehouse's (``warehouse/legacy/api/json.py``): tools such as
 Dependabot and bandersnatch read it, so keys are kept even where this index
 has nothing to say (``downloads`` is -1, ``bugtrack_url`` null, as on PyPI).
-A page is five statements whatever the project's size: the package, its
-releases, all their files, its classifiers and its roles.
+A page is seven statements whatever the project's size: the package, its
+classifiers and its roles, its release history, the release shown, and the
+files (of every release, read as rows, or the shown release's).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import json
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Row, select
 
 from pypi_web.cache import PROJECT
 from pypi_web.cache import headers as caching
@@ -29,19 +29,40 @@ from pypi_web.simple.services import upload_time_iso
 NO_DOWNLOADS = {"last_day": -1, "last_week": -1, "last_month": -1}
 
 
-def _releases(dbsession, package: Package) -> list[Release]:
-    """Every release, newest first, with its files (two statements)."""
-    return list(
-        dbsession.scalars(
-            select(Release)
-            .where(Release.package_id == package.id)
-            .order_by(Release.sort_order.desc())
-            .options(selectinload(Release.files))
-        )
+# What a file's entry shows, read as columns: a project's document lists every
+# file of every release, and an ORM instance costs many times a row.
+FILE_COLUMNS = (
+    ReleaseFile.release_id,
+    ReleaseFile.filename,
+    ReleaseFile.packagetype,
+    ReleaseFile.python_version,
+    ReleaseFile.requires_python,
+    ReleaseFile.size,
+    ReleaseFile.md5_digest,
+    ReleaseFile.sha256_digest,
+    ReleaseFile.blake2_256_digest,
+    ReleaseFile.upload_time,
+    ReleaseFile.comment_text,
+    ReleaseFile.url,
+    ReleaseFile.path,
+    ReleaseFile.core_metadata_sha256_digest,
+)
+
+
+def _files_by_release(dbsession, package: Package) -> dict[int, list[Row]]:
+    """Every file of the package (one statement), by release id, in page order."""
+    rows = dbsession.execute(
+        select(*FILE_COLUMNS)
+        .join(Release, Release.id == ReleaseFile.release_id)
+        .where(Release.package_id == package.id)
     )
+    files: dict[int, list[Row]] = {}
+    for row in rows:
+        files.setdefault(row.release_id, []).append(row)
+    return {release_id: _in_page_order(found) for release_id, found in files.items()}
 
 
-def file_dict(request, prefix: str, release: Release, f: ReleaseFile) -> dict:
+def file_dict(request, prefix: str, release: Release | Row, f: ReleaseFile | Row) -> dict:
     upload_time: datetime.datetime = f.upload_time.astimezone(datetime.UTC)
     return {
         "comment_text": f.comment_text,
@@ -69,9 +90,9 @@ def file_dict(request, prefix: str, release: Release, f: ReleaseFile) -> dict:
     }
 
 
-def _files(release: Release) -> list[ReleaseFile]:
+def _in_page_order(files: list) -> list:
     # The sdist first, then the built distributions by name (as the web pages list them).
-    return sorted(release.files, key=lambda f: (f.packagetype != "sdist", f.filename))
+    return sorted(files, key=lambda f: (f.packagetype != "sdist", f.filename))
 
 
 def info_dict(request, package: Package, release: Release) -> dict:
@@ -126,8 +147,15 @@ def _json_response(request, package: Package, release_id: int | None, build) -> 
     return response
 
 
-def _document(request, package: Package, release: Release, releases: list[Release] | None):
+def _document(request, package: Package, shown: Row, releases: list[Row] | None) -> dict:
+    """The project's document (``releases``: its release history) or, without
+    ``releases``, the document of the release ``shown`` (a release_history row)."""
     prefix = request.route_url("file", subpath="")
+    release = packaging_services.release_by_id(request.dbsession, shown.id)
+    files = _files_by_release(request.dbsession, package) if releases is not None else {}
+    shown_files = (
+        files.get(release.id, []) if releases is not None else _in_page_order(release.files)
+    )
     roles = packaging_services.role_users(package)
     document = {
         "info": info_dict(request, package, release),
@@ -136,13 +164,13 @@ def _document(request, package: Package, release: Release, releases: list[Releas
             "organization": None,
             "roles": [{"role": role, "user": user.username} for user, role in roles],
         },
-        "urls": [file_dict(request, prefix, release, f) for f in _files(release)],
+        "urls": [file_dict(request, prefix, release, f) for f in shown_files],
         "vulnerabilities": [],
     }
     if releases is not None:
         # Oldest first, as PyPI lists them.
         document["releases"] = {
-            r.version: [file_dict(request, prefix, r, f) for f in _files(r)]
+            r.version: [file_dict(request, prefix, r, f) for f in files.get(r.id, [])]
             for r in reversed(releases)
         }
     return document
@@ -153,7 +181,7 @@ def json_project(request):
     package = request.context.package
 
     def build():
-        releases = _releases(request.dbsession, package)
+        releases = packaging_services.release_history(request.dbsession, package.id)
         latest = packaging_services.choose_latest(releases)
         if latest is None:
             raise HTTPNotFound(f"The project {package.name!r} has no releases.")
@@ -166,7 +194,7 @@ def json_project(request):
 def json_release(request):
     version = request.matchdict["version"]
     package = request.context.package
-    releases = _releases(request.dbsession, package)
+    releases = packaging_services.release_history(request.dbsession, package.id)
     release = packaging_services.find_release(releases, version)
     if release is None:
         raise HTTPNotFound(f"The project {package.name!r} has no release {version!r}.")

@@ -26,8 +26,11 @@ TEMPLATE = "pypi_web:templates/manage/project.pt"
 
 
 def _release(request, package: Package) -> Release:
-    releases = packaging_services.release_history(request.dbsession, package.id)
-    release = next((r for r in releases if r.version == request.matchdict["version"]), None)
+    release = request.dbsession.scalars(
+        select(Release).where(
+            Release.package_id == package.id, Release.version == request.matchdict["version"]
+        )
+    ).one_or_none()
     if release is None:
         raise HTTPNotFound(f"{package.name} has no release {request.matchdict['version']!r}.")
     return release

@@ -71,9 +71,13 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+# English whatever the server's locale (strftime's %b is the locale's).
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def short_date(moment: datetime.datetime) -> str:
     """ "Apr 16, 2010" (the time element carries the exact ISO timestamp)."""
-    return f"{moment:%b} {moment.day}, {moment.year}"
+    return f"{MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
 
 
 def iso(moment: datetime.datetime) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from pypi_web.models import OWNER, Package, Release, ReleaseFile, Role, User
 from pypi_web.packaging import versions
@@ -24,6 +25,8 @@ from pypi_web.packaging.names import ultranormalize
 from pypi_web.packaging.rendering import render_description
 
 NEWEST_LIMIT = 10
+# A release or a row of its columns (choose_latest and find_release read attributes).
+AnyRelease = TypeVar("AnyRelease", Release, Row)
 # A license field longer than this (or spanning lines) is a whole license
 # text pasted into the metadata; the sidebar shows its first line only.
 LICENSE_SHORT_MAX = 80
@@ -57,20 +60,34 @@ def package_by_normalized_name(
     return dbsession.scalars(query).one_or_none()
 
 
-def release_history(dbsession: Session, package_id: int) -> list[Release]:
-    """Every release of a package, newest first, in one statement.
+# What the release history shows of each release: columns, not ORM objects
+# (a project may have thousands of releases; an instance costs ~20x a row).
+HISTORY_COLUMNS = (
+    Release.id,
+    Release.version,
+    Release.canonical_version,
+    Release.is_prerelease,
+    Release.sort_order,
+    Release.created,
+    Release.yanked,
+    Release.yanked_reason,
+)
 
-    The (possibly long) description of each release is deferred: a page
-    shows one release's description only.
-    """
+
+def release_history(dbsession: Session, package_id: int) -> list[Row]:
+    """Every release of a package, newest first, in one statement, as rows of
+    ``HISTORY_COLUMNS`` (``release_by_id`` loads the one a page shows)."""
     return list(
-        dbsession.scalars(
-            select(Release)
+        dbsession.execute(
+            select(*HISTORY_COLUMNS)
             .where(Release.package_id == package_id)
             .order_by(Release.sort_order.desc())
-            .options(defer(Release.description), defer(Release.requires_dist))
         )
     )
+
+
+def release_by_id(dbsession: Session, release_id: int) -> Release:
+    return dbsession.get_one(Release, release_id)
 
 
 def release_files(dbsession: Session, release_id: int) -> list[ReleaseFile]:
@@ -79,7 +96,7 @@ def release_files(dbsession: Session, release_id: int) -> list[ReleaseFile]:
     return sorted(files, key=lambda f: (f.packagetype != "sdist", f.filename))
 
 
-def choose_latest(releases: Sequence[Release]) -> Release | None:
+def choose_latest(releases: Sequence[AnyRelease]) -> AnyRelease | None:
     """The release a project page shows, from a history ordered newest first.
 
     As pip would choose: the newest final PEP 440 release that is not yanked;
@@ -99,7 +116,7 @@ def choose_latest(releases: Sequence[Release]) -> Release | None:
     return None
 
 
-def find_release(releases: Sequence[Release], version: str) -> Release | None:
+def find_release(releases: Sequence[AnyRelease], version: str) -> AnyRelease | None:
     """The release published as ``version``, else the one equal to it under PEP 440."""
     for release in releases:
         if release.version == version:
@@ -215,9 +232,9 @@ class ReleasePage:
     """Everything the project and release pages show."""
 
     package: Package
-    releases: list[Release]
+    releases: list[Row]  # release_history's rows
     release: Release
-    latest: Release | None
+    latest: Row | None
     files: list[ReleaseFile]
     description_html: str | None
     license: str | None
@@ -253,10 +270,11 @@ class ReleasePage:
 def release_page(
     dbsession: Session,
     package: Package,
-    releases: list[Release],
-    release: Release,
+    releases: list[Row],
+    shown: Row,
     pinned: bool = False,
 ) -> ReleasePage:
+    release = release_by_id(dbsession, shown.id)
     # A release uploaded with its own description shows it; imported
     # releases carry the project's (PyPI's JSON describes the latest only).
     description = release.description

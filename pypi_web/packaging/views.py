@@ -46,5 +46,7 @@ def release_detail(request):
 def _page(request, page: services.ReleasePage) -> dict:
     return {
         "page": page,
-        "history_html": history.timeline_html(request, page.package, page.releases, page.release),
+        "history_html": history.timeline_html(
+            request, page.package, page.releases, page.release.id
+        ),
     }

@@ -182,3 +182,13 @@ def test_release_history_is_one_statement(dbsession, count_queries):
     assert counter.count == 1
     assert len(releases) == 544
     assert orders == sorted(orders, reverse=True)
+
+
+def test_release_history_builds_no_release_objects(dbsession):
+    # A history of thousands of releases as ORM instances was most of a project page's time.
+    package = services.package_by_normalized_name(dbsession, "awscli")
+    dbsession.expunge_all()
+    releases = services.release_history(dbsession, package.id)
+    assert len(releases) == 544
+    assert not [obj for obj in dbsession.identity_map.values() if isinstance(obj, Release)]
+    assert services.choose_latest(releases).version == "1.15.30"
