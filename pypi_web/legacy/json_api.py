@@ -10,7 +10,6 @@ files (of every release, read as rows, or the shown release's).
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from pyramid.httpexceptions import HTTPNotFound
@@ -63,7 +62,8 @@ def _files_by_release(dbsession, package: Package) -> dict[int, list[Row]]:
 
 
 def file_dict(request, prefix: str, release: Release | Row, f: ReleaseFile | Row) -> dict:
-    upload_time: datetime.datetime = f.upload_time.astimezone(datetime.UTC)
+    # One isoformat for both fields: "2026-08-01T12:00:00.123456Z" and its first 19 characters.
+    upload_time = upload_time_iso(f.upload_time)
     return {
         "comment_text": f.comment_text,
         "core-metadata": {"sha256": f.core_metadata_sha256_digest}
@@ -82,8 +82,8 @@ def file_dict(request, prefix: str, release: Release | Row, f: ReleaseFile | Row
         "python_version": f.python_version,
         "requires_python": f.requires_python,
         "size": f.size,
-        "upload_time": upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "upload_time_iso_8601": upload_time_iso(upload_time),
+        "upload_time": upload_time[:19],
+        "upload_time_iso_8601": upload_time,
         "url": download_url(prefix, f.url, f.path),
         "yanked": release.yanked,
         "yanked_reason": release.yanked_reason,
