@@ -32,6 +32,8 @@ from pyramid.view import exception_view_config
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, TimeoutError
 
+from pypi_web.models import DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_SETTING
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SETTING = "database.retry_after"
@@ -191,9 +193,25 @@ def database_unavailable_view(exc, request):
     return unavailable_response(request)
 
 
+def settle_seconds(settings: dict, dialect_name: str) -> float:
+    """How long the database must answer after its last failure for an outage to be over.
+
+    SQLite (in WAL mode) goes on answering reads while its write lock is held, and
+    a write fails only after waiting its busy timeout on each attempt: between two
+    such failures the reads succeed. Over sooner than two such waits, one held lock
+    would be logged as an outage every few seconds.
+    """
+    if dialect_name != "sqlite":
+        return SETTLE_SECONDS
+    attempts = int(settings.get("retry.attempts", 1))
+    wait_ms = int(settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
+    return max(SETTLE_SECONDS, 2 * attempts * wait_ms / 1000)
+
+
 def includeme(config):
     config.add_view_predicate("database_unavailable", DatabaseUnavailablePredicate)
-    outage = OutageLog()
+    engine = config.registry["dbengine"]
+    outage = OutageLog(settle_seconds(config.get_settings(), engine.dialect.name))
     config.registry["database_outage"] = outage
     # A transaction that commits means the database is back.
-    event.listen(config.registry["dbengine"], "commit", lambda conn: outage.succeeded())
+    event.listen(engine, "commit", lambda conn: outage.succeeded())

@@ -31,7 +31,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from pypi_web.models import Package, Release
-from pypi_web.outage import database_unavailable
+from pypi_web.outage import OutageLog, database_unavailable, settle_seconds
 from pypi_web.packaging.journal import journal
 
 from .test_serve import PRODUCTION_INI, answers, free_port, wait_for
@@ -333,3 +333,31 @@ def test_the_database_away_is_503_with_cached_pages_served_and_one_log_line(
 def test_what_counts_as_the_database_away(orig, unavailable):
     """A fault of the database is a 503; a fault of the code stays a 500 with its traceback."""
     assert database_unavailable(OperationalError("SELECT 1", {}, orig)) is unavailable
+
+
+def test_a_held_sqlite_lock_is_one_outage_though_reads_succeed_between_its_failures(
+    monkeypatch, caplog
+):
+    # Writes fail one busy-timeout budget apart (3 attempts of 1 s); the reads between succeed.
+    settings = {"retry.attempts": "3", "sqlite.busy_timeout": "1000"}
+    outage = OutageLog(settle_seconds(settings, "sqlite"))
+    clock = [0.0]
+    monkeypatch.setattr("pypi_web.outage.time.monotonic", lambda: clock[0])
+    locked = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    for moment, write_failed in ((0, True), (2.5, False), (3.5, True), (6, False), (7, True)):
+        clock[0] = moment
+        if write_failed:
+            outage.failed(locked)
+        else:
+            outage.succeeded()
+    clock[0] = 12.5
+    outage.succeeded()
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m.split(" (")[0] for m in messages] == ["database unavailable"]
+    clock[0] = 13.5
+    outage.succeeded()
+    assert "database available again (unavailable for 7.0 s: 3 requests answered 503" in (
+        caplog.records[-1].getMessage()
+    )
+    # Postgres fails at once, whatever the settings: its outage is over 2 s after.
+    assert settle_seconds(settings, "postgresql") == 2.0
