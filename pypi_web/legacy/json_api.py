@@ -58,7 +58,9 @@ def _files_by_release(dbsession, package: Package) -> dict[int, list[Row]]:
     files: dict[int, list[Row]] = {}
     for row in rows:
         files.setdefault(row.release_id, []).append(row)
-    return {release_id: _in_page_order(found) for release_id, found in files.items()}
+    return {
+        release_id: packaging_services.in_page_order(found) for release_id, found in files.items()
+    }
 
 
 def file_dict(request, prefix: str, release: Release | Row, f: ReleaseFile | Row) -> dict:
@@ -88,11 +90,6 @@ def file_dict(request, prefix: str, release: Release | Row, f: ReleaseFile | Row
         "yanked": release.yanked,
         "yanked_reason": release.yanked_reason,
     }
-
-
-def _in_page_order(files: list) -> list:
-    # The sdist first, then the built distributions by name (as the web pages list them).
-    return sorted(files, key=lambda f: (f.packagetype != "sdist", f.filename))
 
 
 def info_dict(request, package: Package, release: Release) -> dict:
@@ -152,10 +149,10 @@ def _document(request, package: Package, shown: Row, releases: list[Row] | None)
     ``releases``, the document of the release ``shown`` (a release_history row)."""
     prefix = request.route_url("file", subpath="")
     release = packaging_services.release_by_id(request.dbsession, shown.id)
-    files = _files_by_release(request.dbsession, package) if releases is not None else {}
-    shown_files = (
-        files.get(release.id, []) if releases is not None else _in_page_order(release.files)
-    )
+    if releases is None:
+        files = {release.id: packaging_services.in_page_order(release.files)}
+    else:
+        files = _files_by_release(request.dbsession, package)
     roles = packaging_services.role_users(package)
     document = {
         "info": info_dict(request, package, release),
@@ -164,7 +161,7 @@ def _document(request, package: Package, shown: Row, releases: list[Row] | None)
             "organization": None,
             "roles": [{"role": role, "user": user.username} for user, role in roles],
         },
-        "urls": [file_dict(request, prefix, release, f) for f in shown_files],
+        "urls": [file_dict(request, prefix, release, f) for f in files.get(release.id, [])],
         "vulnerabilities": [],
     }
     if releases is not None:

@@ -11,7 +11,7 @@ package_classifiers' primary key, roles.package_id).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from pypi_web.packaging.rendering import render_description
 NEWEST_LIMIT = 10
 # A release or a row of its columns (choose_latest and find_release read attributes).
 AnyRelease = TypeVar("AnyRelease", Release, Row)
+AnyFile = TypeVar("AnyFile", ReleaseFile, Row)
 # A license field longer than this (or spanning lines) is a whole license
 # text pasted into the metadata; the sidebar shows its first line only.
 LICENSE_SHORT_MAX = 80
@@ -91,8 +92,13 @@ def release_by_id(dbsession: Session, release_id: int) -> Release:
 
 
 def release_files(dbsession: Session, release_id: int) -> list[ReleaseFile]:
-    """A release's files: the sdist first, then the built distributions by name."""
+    """A release's files, in page order."""
     files = dbsession.scalars(select(ReleaseFile).where(ReleaseFile.release_id == release_id))
+    return in_page_order(files)
+
+
+def in_page_order(files: Iterable[AnyFile]) -> list[AnyFile]:
+    """Files as every page lists them: the sdist first, then the built distributions by name."""
     return sorted(files, key=lambda f: (f.packagetype != "sdist", f.filename))
 
 

@@ -39,7 +39,6 @@ class MirroredProject:
     from_json_api: bool
     versions: list[str]
     files: list[MirroredFile]
-    age_seconds: int
     # The cached simple page behind it (the page cache keeps this page while it is fresh).
     cached: services.CachedPage
 
@@ -89,6 +88,5 @@ def mirrored_project(request, normalized: str) -> MirroredProject | None:
             )
             for entry in files
         ],
-        age_seconds=services.CachedPage(project, "cached").age_seconds(),
         cached=services.CachedPage(project, "cached"),
     )
