@@ -32,7 +32,7 @@ from pyramid.view import exception_view_config
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, TimeoutError
 
-from pypi_web.models import DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_SETTING
+from pypi_web.models import sqlite_busy_timeout_ms
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +204,7 @@ def settle_seconds(settings: dict, dialect_name: str) -> float:
     if dialect_name != "sqlite":
         return SETTLE_SECONDS
     attempts = int(settings.get("retry.attempts", 1))
-    wait_ms = int(settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
-    return max(SETTLE_SECONDS, 2 * attempts * wait_ms / 1000)
+    return max(SETTLE_SECONDS, 2 * attempts * sqlite_busy_timeout_ms(settings) / 1000)
 
 
 def includeme(config):

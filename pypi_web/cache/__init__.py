@@ -65,11 +65,7 @@ from __future__ import annotations
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import Engine
 
-from pypi_web.models import (
-    DBCONNECTION_SETTING,
-    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
-    SQLITE_BUSY_TIMEOUT_SETTING,
-)
+from pypi_web.models import DBCONNECTION_SETTING, sqlite_busy_timeout_ms
 from pypi_web.packaging.journal import DEPENDENCIES, INDEX, PROJECT
 
 from .listener import JournalListener
@@ -151,6 +147,5 @@ def _serial_reader(registry) -> SerialReader | JoinedSerialReader:
     sqlite_timeout = None
     if engine.dialect.name == "sqlite":
         # A lock is waited for as long as the site's own queries wait.
-        busy_ms = registry.settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS)
-        sqlite_timeout = int(busy_ms) / 1000
+        sqlite_timeout = sqlite_busy_timeout_ms(registry.settings) / 1000
     return SerialReader(engine, sqlite_timeout)

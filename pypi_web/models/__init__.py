@@ -154,13 +154,19 @@ def retry_when_sqlite_is_locked(engine: Engine) -> None:
             mark_error_retryable(context.sqlalchemy_exception)
 
 
+def sqlite_busy_timeout_ms(settings: dict) -> int:
+    """``sqlite.busy_timeout``: how long a statement waits for SQLite's lock."""
+    return int(settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
+
+
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
-        busy_timeout = settings.get(SQLITE_BUSY_TIMEOUT_SETTING, DEFAULT_SQLITE_BUSY_TIMEOUT_MS)
         journal_mode = settings.get(SQLITE_JOURNAL_MODE_SETTING, DEFAULT_SQLITE_JOURNAL_MODE)
         use_explicit_sqlite_transactions(
-            engine, busy_timeout_ms=int(busy_timeout), journal_mode=journal_mode.lower()
+            engine,
+            busy_timeout_ms=sqlite_busy_timeout_ms(settings),
+            journal_mode=journal_mode.lower(),
         )
         retry_when_sqlite_is_locked(engine)
     return engine
